@@ -1,0 +1,1 @@
+"""Code the services share: settings, database, errors, health, metrics, logging, auth."""

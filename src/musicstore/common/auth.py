@@ -1,0 +1,82 @@
+"""The one admin account and the service token: who may call what."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import current_app, flash, redirect, request, session, url_for
+from werkzeug.exceptions import Unauthorized
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> Any:
+    return current_app.config["SETTINGS"]
+
+
+def _same(a: str, b: str) -> bool:
+    return bool(b) and hmac.compare_digest(a.encode(), b.encode())
+
+
+def check_admin(username: str, password: str) -> bool:
+    """True when the credentials are the admin's."""
+    settings = _settings()
+    return _same(username, settings.ADMIN_USER) & _same(password, settings.ADMIN_PASSWORD)
+
+
+def is_admin_session() -> bool:
+    """True when the browser session belongs to the logged-in admin."""
+    return bool(session.get("admin"))
+
+
+def request_is_admin() -> bool:
+    """True when the request carries the admin's HTTP Basic credentials."""
+    auth = request.authorization
+    return auth is not None and auth.type == "basic" and check_admin(auth.username or "", auth.password or "")
+
+
+def request_is_service() -> bool:
+    """True when the request carries the shared service token."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and _same(token.strip(), _settings().SERVICE_TOKEN)
+
+
+def admin_api(view: F) -> F:
+    """Admin APIs: HTTP Basic with the admin credentials."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not request_is_admin():
+            raise Unauthorized("admin credentials required (HTTP Basic)")
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def internal_api(view: F) -> F:
+    """Internal APIs: the service token, or the admin credentials for an operator."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not (request_is_service() or request_is_admin()):
+            raise Unauthorized("service token (Bearer) or admin credentials (Basic) required")
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def admin_page(view: F) -> F:
+    """Admin pages: the logged-in admin session, else a redirect to the login form."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not is_admin_session():
+            flash("Please log in as admin to continue.", "info")
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)

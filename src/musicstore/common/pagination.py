@@ -1,0 +1,56 @@
+"""Paging rules shared by every list: `page` from 1, `per_page` 1-100 (default 20, larger clamped)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from musicstore.common.errors import ApiError
+
+T = TypeVar("T")
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list and where it sits in the whole."""
+
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the whole list fills (at least one)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    def as_json(self, item: Callable[[T], Any]) -> dict[str, Any]:
+        """The page as the API contract answers it."""
+        return {"items": [item(i) for i in self.items], "total": self.total,
+                "page": self.page, "per_page": self.per_page}
+
+
+def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
+    raw = args.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(f"{name} must be a whole number", 400) from None
+
+
+def page_args(args: Mapping[str, str], default_per_page: int = 20) -> tuple[int, int]:
+    """`page` and `per_page` from a query string, checked and clamped."""
+    page = _int_arg(args, "page", 1)
+    per_page = _int_arg(args, "per_page", default_per_page)
+    if page < 1:
+        raise ApiError("page must be 1 or more", 400)
+    if per_page < 1:
+        raise ApiError("per_page must be between 1 and 100", 400)
+    if page > 1_000_000:
+        raise ApiError("page is too large", 400)
+    return page, min(per_page, MAX_PER_PAGE)

@@ -1,0 +1,98 @@
+"""The settings every service shares, read from the environment in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_SECRET_HINT = "run `musicstore up` for a local stack, or set it in the environment"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings common to every service; each service subclasses it."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    MODE: Literal["local", "production"] = "production"
+    DATA_DIR: Path = Path("var")
+    SECRET_KEY: str = ""
+    ADMIN_USER: str = "admin"
+    ADMIN_PASSWORD: str = ""
+    SERVICE_TOKEN: str = ""
+    LOG_FORMAT: Literal["json", "text"] = "json"
+    LOG_LEVEL: str = "INFO"
+
+    STORE_SERVICE_URL: str = "http://localhost:5000"
+    ORDER_SERVICE_URL: str = "http://localhost:5001"
+    CART_SERVICE_URL: str = "http://localhost:5002"
+    STORE_PUBLIC_URL: str = ""
+    ORDER_PUBLIC_URL: str = ""
+    CART_PUBLIC_URL: str = ""
+    HTTP_TIMEOUT: float = Field(default=3.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _public_urls_default_to_service_urls(self) -> ServiceSettings:
+        """A browser-facing URL defaults to the server-to-server one."""
+        for name in ("STORE", "ORDER", "CART"):
+            if not getattr(self, f"{name}_PUBLIC_URL"):
+                setattr(self, f"{name}_PUBLIC_URL", getattr(self, f"{name}_SERVICE_URL"))
+            for key in (f"{name}_PUBLIC_URL", f"{name}_SERVICE_URL"):
+                setattr(self, key, getattr(self, key).rstrip("/"))
+        return self
+
+    def require_secrets(self) -> None:
+        """Stop start-up with a clear message when a secret is missing."""
+        missing = [k for k in ("SECRET_KEY", "ADMIN_PASSWORD", "SERVICE_TOKEN") if not getattr(self, k)]
+        if missing:
+            raise SystemExit(f"missing required setting(s) {', '.join(missing)}: {LOCAL_SECRET_HINT}")
+
+    def flask_config(self) -> dict[str, object]:
+        """The Flask configuration these settings imply."""
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SETTINGS": self,
+            "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+            "WTF_CSRF_TIME_LIMIT": None,
+        }
+
+
+class PostgresSettings(BaseSettings):
+    """The seed's database variables, and DATABASE_URL which wins over them."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    DATABASE_URL: str = ""
+    DB_HOST: str = "localhost"
+    DB_PORT: int = Field(default=5432, ge=1, le=65535)
+    DB_NAME: str = "music_store"
+    DB_USER: str = "music_user"
+    DB_PASSWORD: str = ""
+
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the PostgreSQL database."""
+        if self.DATABASE_URL:
+            return normalise_postgres_url(self.DATABASE_URL)
+        auth = quote(self.DB_USER, safe="")
+        if self.DB_PASSWORD:
+            auth += ":" + quote(self.DB_PASSWORD, safe="")
+        return f"postgresql+psycopg://{auth}@{self.DB_HOST}:{self.DB_PORT}/{self.DB_NAME}"
+
+
+def normalise_postgres_url(url: str) -> str:
+    """Use the psycopg 3 driver for a plain postgres:// or postgresql:// URL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{path}"

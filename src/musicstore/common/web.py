@@ -1,0 +1,66 @@
+"""What every service's create_app sets up: config, logs, errors, CSRF, headers, metrics, limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf import CSRFProtect
+
+from musicstore.common.auth import is_admin_session
+from musicstore.common.errors import register_error_handlers
+from musicstore.common.logs import init_request_ids
+from musicstore.common.metrics import Metrics
+from musicstore.common.settings import ServiceSettings
+
+csrf = CSRFProtect()
+
+ui = Blueprint(
+    "ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/common"
+)
+
+
+def init_common(app: Flask, settings: ServiceSettings, *, extra: dict[str, Any] | None = None) -> Limiter:
+    """Bind the shared pieces to a service's app and return its rate limiter."""
+    app.config.update(settings.flask_config())
+    app.config.setdefault("LOGIN_RATE_LIMIT", "10 per minute")
+    app.config.update(extra or {})
+    init_request_ids(app)
+    register_error_handlers(app)
+    csrf.init_app(app)
+    Metrics(app.name).init_app(app)
+    app.register_blueprint(ui)
+    app.after_request(_security_headers)
+    app.context_processor(lambda: _template_context(settings))
+    return Limiter(
+        get_remote_address, app=app, storage_uri="memory://", headers_enabled=True,
+        enabled=app.config.get("RATELIMIT_ENABLED", True),
+    )
+
+
+def _template_context(settings: ServiceSettings) -> dict[str, Any]:
+    return {
+        "store_url": settings.STORE_PUBLIC_URL,
+        "cart_url": settings.CART_PUBLIC_URL,
+        "orders_url": settings.ORDER_PUBLIC_URL,
+        "is_admin": is_admin_session(),
+    }
+
+
+def _security_headers(response: Response) -> Response:
+    """CSP, nosniff, framing and referrer rules on every answer."""
+    from flask import current_app
+
+    settings: ServiceSettings = current_app.config["SETTINGS"]
+    forms = " ".join(sorted({settings.STORE_PUBLIC_URL, settings.CART_PUBLIC_URL, settings.ORDER_PUBLIC_URL}))
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"form-action 'self' {forms}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response

@@ -1,0 +1,37 @@
+"""The store service: catalog, covers, stock, admin and statistics (port 5000)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from musicstore.common.db import Database
+from musicstore.common.health import health_blueprint
+from musicstore.common.login import login_blueprint
+from musicstore.common.metrics import get_metrics
+from musicstore.common.web import csrf, init_common
+from musicstore.store import admin, api, shop, stats, stock_api
+from musicstore.store.settings import StoreSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: StoreSettings | None = None, **config: object) -> Flask:
+    """Build the store app from settings (read from the environment when not given)."""
+    settings = settings or StoreSettings()
+    app = Flask("store")
+    limiter = init_common(app, settings, extra=config)
+    Database(settings.database_url()).init_app(app)
+    app.extensions["reservations_refused"] = get_metrics(app).counter(
+        "stock_reservations_refused_total", "Stock reservations refused for lack of stock")
+    app.register_blueprint(shop.bp)
+    app.register_blueprint(stats.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(login_blueprint(limiter, home_endpoint="admin.index"))
+    app.register_blueprint(api.bp)
+    app.register_blueprint(stock_api.bp)
+    app.register_blueprint(health_blueprint())
+    csrf.exempt(api.bp)
+    csrf.exempt(stock_api.bp)
+    return app

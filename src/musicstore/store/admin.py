@@ -1,0 +1,112 @@
+"""The admin tab: add albums with covers, edit price and stock, delete with confirmation."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
+
+from musicstore.common.auth import admin_page
+from musicstore.common.db import get_database
+from musicstore.common.pagination import page_args
+from musicstore.common.errors import ApiError
+from musicstore.store.albums import add_album, delete_album, update_price_and_stock
+from musicstore.store.catalog import search_albums
+from musicstore.store.covers import InvalidCover
+from musicstore.store.forms import AlbumForm, ConfirmForm, PriceStockForm
+from musicstore.store.models import Album
+from musicstore.store.schemas import AlbumIn
+from musicstore.store.settings import StoreSettings
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _settings() -> StoreSettings:
+    settings: StoreSettings = current_app.config["SETTINGS"]
+    return settings
+
+
+def _album_or_404(album_id: int) -> Album:
+    album = get_database(current_app).session.get(Album, album_id)
+    if album is None:
+        raise NotFound(f"Album {album_id} does not exist (it may have been deleted).")
+    return album
+
+
+def _render_index(form: AlbumForm, status: int = 200) -> tuple[str, int]:
+    try:
+        page, per_page = page_args(request.args, default_per_page=25)
+    except ApiError:
+        page, per_page = 1, 25
+    q = request.args.get("q", "").strip()[:200]
+    found = search_albums(get_database(current_app).session, q=q, page=page, per_page=per_page)
+    html = render_template("admin/index.html", form=form, found=found, q=q,
+                           active_tab="admin")
+    return html, status
+
+
+@bp.get("")
+@admin_page
+def index() -> tuple[str, int]:
+    """The album list with the add form."""
+    return _render_index(AlbumForm())
+
+
+@bp.post("/albums")
+@admin_page
+def create() -> Response | tuple[str, int]:
+    """Add an album from the form."""
+    form = AlbumForm()
+    if not form.validate_on_submit():
+        flash("The album was not added: please correct the fields marked below.", "error")
+        return _render_index(form, 422)
+    data = AlbumIn(title=form.title.data, artist=form.artist.data, genre=form.genre.data,
+                   year=form.year.data, price=form.price.data, stock=form.stock.data)
+    upload = form.cover.data
+    settings = _settings()
+    try:
+        with get_database(current_app).transaction() as session:
+            album = add_album(session, data, covers_dir=settings.covers_dir,
+                              cover=upload.stream if upload and upload.filename else None,
+                              max_cover_bytes=settings.MAX_COVER_BYTES)
+    except InvalidCover as exc:
+        form.cover.errors = [str(exc)]
+        flash(f"The album was not added: {exc}.", "error")
+        return _render_index(form, 422)
+    flash(f"Added “{album.title}” by {album.artist}.", "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/albums/<int:album_id>")
+@admin_page
+def update(album_id: int) -> Response | tuple[str, int]:
+    """Change an album's price and stock."""
+    form = PriceStockForm()
+    album = _album_or_404(album_id)
+    if not form.validate_on_submit():
+        problems = "; ".join(f"{field}: {', '.join(errs)}" for field, errs in form.errors.items())
+        flash(f"“{album.title}” was not changed: {problems}.", "error")
+        return _render_index(AlbumForm(formdata=None), 422)
+    with get_database(current_app).transaction():
+        update_price_and_stock(album, price=form.price.data, stock=form.stock.data)  # type: ignore[arg-type]
+    flash(f"Updated “{album.title}”: price {album.price:.2f}, stock {album.stock}.", "success")
+    return redirect(request.referrer if _same_site_referrer() else url_for("admin.index"))
+
+
+def _same_site_referrer() -> bool:
+    return bool(request.referrer) and request.referrer.startswith(request.host_url + "admin")  # type: ignore[union-attr]
+
+
+@bp.route("/albums/<int:album_id>/delete", methods=["GET", "POST"])
+@admin_page
+def delete(album_id: int) -> Response | str:
+    """Ask for confirmation, then delete the album."""
+    album = _album_or_404(album_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        title = album.title
+        with get_database(current_app).transaction() as session:
+            delete_album(session, album, covers_dir=_settings().covers_dir)
+        flash(f"Deleted “{title}”.", "success")
+        return redirect(url_for("admin.index"))
+    return render_template("admin/delete.html", album=album, form=form, active_tab="admin")

@@ -1,0 +1,93 @@
+"""The store's JSON API: albums, statistics, and admin changes to the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from musicstore.common.auth import admin_api
+from musicstore.common.bodies import json_object
+from musicstore.common.db import get_database
+from musicstore.common.errors import ApiError
+from musicstore.common.pagination import page_args
+from musicstore.store.albums import add_album, delete_album
+from musicstore.store.catalog import catalog_stats, search_albums
+from musicstore.store.covers import InvalidCover
+from musicstore.store.models import Album
+from musicstore.store.schemas import AlbumIn, album_json
+from musicstore.store.settings import StoreSettings
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _settings() -> StoreSettings:
+    settings: StoreSettings = current_app.config["SETTINGS"]
+    return settings
+
+
+def _album_or_404(album_id: int) -> Album:
+    album = get_database(current_app).session.get(Album, album_id)
+    if album is None:
+        raise ApiError(f"album {album_id} not found", 404)
+    return album
+
+
+@bp.get("/album/<int(signed=True):album_id>")
+def get_album(album_id: int) -> Response:
+    """One album's details."""
+    return jsonify(album_json(_album_or_404(album_id), _settings().STORE_PUBLIC_URL))
+
+
+@bp.get("/albums")
+def list_albums() -> Response:
+    """A page of albums, filtered by text and genre."""
+    page, per_page = page_args(request.args)
+    q = request.args.get("q", "").strip()[:200]
+    genre = request.args.get("genre", "").strip()[:50]
+    found = search_albums(get_database(current_app).session, q=q, genre=genre, page=page, per_page=per_page)
+    public_url = _settings().STORE_PUBLIC_URL
+    return jsonify(found.as_json(lambda album: album_json(album, public_url)))
+
+
+@bp.get("/stats")
+def stats() -> Response:
+    """Catalog statistics."""
+    return jsonify(catalog_stats(get_database(current_app).session).as_json())
+
+
+def _album_input() -> tuple[AlbumIn, Any]:
+    """The new album from a JSON body or a multipart form, with its cover upload if any."""
+    if request.is_json:
+        return AlbumIn.model_validate(json_object()), None
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        fields = {k: v for k, v in request.form.items()}
+        cover = request.files.get("cover")
+        return AlbumIn.model_validate(fields), (cover.stream if cover and cover.filename else None)
+    raise ApiError("send the album as JSON or as a multipart form", 415)
+
+
+@bp.post("/albums")
+@admin_api
+def create_album() -> tuple[Response, int]:
+    """Add an album (admin)."""
+    settings = _settings()
+    data, cover = _album_input()
+    database = get_database(current_app)
+    try:
+        with database.transaction() as session:
+            album = add_album(session, data, covers_dir=settings.covers_dir, cover=cover,
+                              max_cover_bytes=settings.MAX_COVER_BYTES)
+    except InvalidCover as exc:
+        raise ApiError(str(exc), 422) from None
+    return jsonify(album_json(album, settings.STORE_PUBLIC_URL)), 201
+
+
+@bp.delete("/album/<int(signed=True):album_id>")
+@admin_api
+def remove_album(album_id: int) -> tuple[str, int]:
+    """Delete an album (admin)."""
+    database = get_database(current_app)
+    with database.transaction() as session:
+        delete_album(session, _album_or_404(album_id), covers_dir=_settings().covers_dir)
+    return "", 204

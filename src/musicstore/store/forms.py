@@ -1,0 +1,35 @@
+"""The admin tab's forms (Flask-WTF, with CSRF)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import DecimalField, IntegerField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from musicstore.store.schemas import MAX_PRICE
+
+
+class AlbumForm(FlaskForm):
+    """A new album, with an optional cover image."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    artist = StringField("Artist", validators=[DataRequired(), Length(max=200)])
+    genre = StringField("Genre", validators=[DataRequired(), Length(max=50)])
+    year = IntegerField("Year", validators=[DataRequired(), NumberRange(1900, date.today().year + 1)])
+    price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
+    stock = IntegerField("Stock", default=10, validators=[InputRequired(), NumberRange(0, 1_000_000)])
+    cover = FileField("Cover image (JPEG, PNG, GIF or WebP; leave empty for a generated cover)")
+
+
+class PriceStockForm(FlaskForm):
+    """An album's new price and stock."""
+
+    price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
+    stock = IntegerField("Stock", validators=[InputRequired(), NumberRange(0, 1_000_000)])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a CSRF-protected confirmation."""

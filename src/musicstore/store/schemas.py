@@ -1,0 +1,82 @@
+"""Request bodies of the store's API, validated with pydantic."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
+
+from musicstore.store.models import Album
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Genre = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+MAX_PRICE = Decimal("10000")
+
+
+class AlbumIn(BaseModel):
+    """A new album."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Text
+    artist: Text
+    genre: Genre
+    year: int = Field(ge=1900)
+    price: Decimal = Field(ge=0, lt=MAX_PRICE, max_digits=7, decimal_places=2, allow_inf_nan=False)
+    stock: int = Field(default=0, ge=0, le=1_000_000)
+
+    @field_validator("year")
+    @classmethod
+    def _not_in_the_future(cls, year: int) -> int:
+        if year > date.today().year + 1:
+            raise ValueError("year is in the future")
+        return year
+
+    @field_validator("price", "year", "stock", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true/false")
+        return value
+
+
+class StockLine(BaseModel):
+    """One album and how many copies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    album_id: StrictInt = Field(ge=1)
+    quantity: StrictInt = Field(ge=1, le=1000)
+
+
+class ReserveIn(BaseModel):
+    """A request to hold stock for one checkout."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reservation_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    items: list[StockLine] = Field(min_length=1, max_length=100)
+
+
+class ReleaseIn(BaseModel):
+    """A request to give a reservation's stock back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reservation_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+def album_json(album: Album, public_url: str) -> dict[str, Any]:
+    """An album as the API answers it."""
+    return {
+        "id": album.id,
+        "title": album.title,
+        "artist": album.artist,
+        "genre": album.genre,
+        "year": album.year,
+        "price": f"{album.price:.2f}",
+        "stock": album.stock,
+        "cover_url": f"{public_url}/covers/{album.cover}" if album.cover else None,
+    }

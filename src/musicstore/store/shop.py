@@ -1,0 +1,44 @@
+"""The shop tab: the album grid with search, genre filter and pages; cover images."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
+from werkzeug.wrappers import Response
+
+from musicstore.common.db import get_database
+from musicstore.common.errors import ApiError
+from musicstore.common.pagination import page_args
+from musicstore.store.catalog import list_genres, search_albums
+
+bp = Blueprint("shop", __name__)
+
+COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
+
+
+@bp.get("/")
+def index() -> str:
+    """The album grid."""
+    try:
+        page, per_page = page_args(request.args, default_per_page=24)
+    except ApiError:
+        page, per_page = 1, 24
+    q = request.args.get("q", "").strip()[:200]
+    genre = request.args.get("genre", "").strip()[:50]
+    session = get_database(current_app).session
+    found = search_albums(session, q=q, genre=genre, page=page, per_page=per_page)
+    return render_template(
+        "shop/index.html", found=found, q=q, genre=genre, genres=list_genres(session),
+        low_stock=current_app.config["SETTINGS"].LOW_STOCK_THRESHOLD, active_tab="shop",
+    )
+
+
+@bp.get("/covers/<name>")
+def cover(name: str) -> Response:
+    """A cover image, served with a content type we chose."""
+    ext = name.rpartition(".")[2]
+    if ext not in COVER_TYPES:
+        abort(404)
+    response = send_from_directory(current_app.config["SETTINGS"].covers_dir, name, mimetype=COVER_TYPES[ext],
+                                   max_age=86400)
+    response.headers["Content-Disposition"] = "inline"
+    return response

@@ -1,0 +1,46 @@
+"""The internal stock API the cart calls at checkout: reserve and release, idempotent by id."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from musicstore.common.auth import internal_api
+from musicstore.common.bodies import json_object
+from musicstore.common.db import get_database
+from musicstore.common.errors import ApiError
+from musicstore.store import stock
+from musicstore.store.schemas import ReleaseIn, ReserveIn
+
+bp = Blueprint("stock_api", __name__, url_prefix="/api/stock")
+
+
+@bp.post("/reserve")
+@internal_api
+def reserve() -> Response:
+    """Hold stock for every line of a checkout, or for none (409)."""
+    body = ReserveIn.model_validate(json_object())
+    lines = [(line.album_id, line.quantity) for line in body.items]
+    database = get_database(current_app)
+    try:
+        with database.transaction() as session:
+            reservation = stock.reserve(session, body.reservation_id, lines)
+            answer = stock.reservation_json(reservation)
+    except stock.StockUnavailable as exc:
+        current_app.extensions["reservations_refused"].inc()
+        raise ApiError("not enough stock", 409, unavailable=[
+            {"album_id": s.album_id, "requested": s.requested, "available": s.available} for s in exc.shortages
+        ]) from None
+    except stock.ReservationAlreadyReleased:
+        raise ApiError("this reservation was released and cannot be used again", 409) from None
+    return jsonify(answer)
+
+
+@bp.post("/release")
+@internal_api
+def release() -> Response:
+    """Give a reservation's stock back (repeating it changes nothing)."""
+    body = ReleaseIn.model_validate(json_object())
+    with get_database(current_app).transaction() as session:
+        answer = stock.reservation_json(stock.release(session, body.reservation_id))
+    return jsonify(answer)
+
