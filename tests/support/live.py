@@ -1,0 +1,69 @@
+"""Run a service for real (gunicorn on a free port) inside a test, and stop it after."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+
+class ServiceNotReady(Exception):
+    """The service did not answer /healthz in time."""
+
+
+class LiveService:
+    """A service process under gunicorn, reachable at `url`."""
+
+    def __init__(self, wsgi: str, port: int, env: dict[str, str], log_path: Path) -> None:
+        self.wsgi, self.port, self.env, self.log_path = wsgi, port, env, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the process and wait until /healthz answers."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+                 "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "5", self.wsgi],
+                env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+            )
+        self._wait_healthy(timeout)
+
+    def _wait_healthy(self, timeout: float) -> None:
+        @retry(retry=retry_if_exception_type((requests.RequestException, ServiceNotReady)),
+               stop=stop_after_delay(timeout), wait=wait_fixed(0.1), reraise=True)
+        def _check() -> None:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.wsgi} exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+            if requests.get(f"{self.url}/healthz", timeout=1).status_code != 200:
+                raise ServiceNotReady(self.url)
+
+        _check()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the process (SIGTERM, then SIGKILL if it lingers)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+
+@contextmanager
+def live_service(wsgi: str, port: int, env: dict[str, str], log_path: Path) -> Iterator[LiveService]:
+    """A running service for the duration of the block."""
+    service = LiveService(wsgi, port, env, log_path)
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()
