@@ -29,7 +29,7 @@ class LiveService:
         """Start the process and wait until /healthz answers."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+                [sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
                  "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "5", self.wsgi],
                 env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
             )

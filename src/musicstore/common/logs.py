@@ -39,6 +39,7 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def current_request_id() -> str | None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask
 
 from musicstore.common.db import Database
+from musicstore.common.migrate import upgrade
 from musicstore.common.health import health_blueprint
 from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.web import csrf, init_common
 from musicstore.store import admin, api, shop, stats, stock_api
+from musicstore.store.seed import seed_catalog
 from musicstore.store.settings import StoreSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,3 +38,17 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     csrf.exempt(api.bp)
     csrf.exempt(stock_api.bp)
     return app
+
+
+def prepare(settings: StoreSettings) -> None:
+    """Wait for the database, apply migrations and seed the demo catalog once."""
+    database = Database(settings.database_url())
+    try:
+        database.wait_until_ready()
+        upgrade(MIGRATIONS, database.url)
+        with database.sessionmaker() as session, session.begin():
+            added = seed_catalog(session, settings.covers_dir)
+        if added:
+            logging.getLogger(__name__).info("seeded the demo catalog with %d albums", added)
+    finally:
+        database.dispose()
