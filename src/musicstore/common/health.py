@@ -18,7 +18,7 @@ def health_blueprint(downstreams: dict[str, DownstreamCheck] | None = None) -> B
     @bp.get("/healthz")
     def healthz() -> Response:
         """The process is alive."""
-        return jsonify({"status": "ok", "service": current_app.name})
+        return jsonify({"status": "ok", "service": current_app.config["SERVICE_NAME"]})
 
     @bp.get("/readyz")
     def readyz() -> tuple[Response, int]:

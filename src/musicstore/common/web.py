@@ -22,15 +22,17 @@ ui = Blueprint(
 )
 
 
-def init_common(app: Flask, settings: ServiceSettings, *, extra: dict[str, Any] | None = None) -> Limiter:
+def init_common(app: Flask, service: str, settings: ServiceSettings, *,
+                extra: dict[str, Any] | None = None) -> Limiter:
     """Bind the shared pieces to a service's app and return its rate limiter."""
     app.config.update(settings.flask_config())
+    app.config["SERVICE_NAME"] = service
     app.config.setdefault("LOGIN_RATE_LIMIT", "10 per minute")
     app.config.update(extra or {})
     init_request_ids(app)
     register_error_handlers(app)
     csrf.init_app(app)
-    Metrics(app.name).init_app(app)
+    Metrics(service).init_app(app)
     app.register_blueprint(ui)
     app.after_request(_security_headers)
     app.context_processor(lambda: _template_context(settings))

@@ -23,8 +23,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: StoreSettings | None = None, **config: object) -> Flask:
     """Build the store app from settings (read from the environment when not given)."""
     settings = settings or StoreSettings()
-    app = Flask("store")
-    limiter = init_common(app, settings, extra=config)
+    app = Flask(__name__)
+    limiter = init_common(app, "store", settings, extra=config)
     Database(settings.database_url()).init_app(app)
     app.extensions["reservations_refused"] = get_metrics(app).counter(
         "stock_reservations_refused_total", "Stock reservations refused for lack of stock")

@@ -77,7 +77,7 @@ def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]])
         if taken is None:
             short.append((album_id, quantity))
     if short:
-        stock = dict(session.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short]))).tuples())
+        stock = dict(session.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short]))).all())
         raise StockUnavailable([Shortage(a, q, stock.get(a, 0)) for a, q in short])
     reservation.lines = [ReservationLine(album_id=a, quantity=q) for a, q in lines]
     return reservation
