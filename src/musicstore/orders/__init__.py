@@ -1,0 +1,46 @@
+"""The order service: orders, status, revenue, the dashboard and order tracking (port 5001)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from musicstore.common.db import Database
+from musicstore.common.health import health_blueprint
+from musicstore.common.login import login_blueprint
+from musicstore.common.metrics import get_metrics
+from musicstore.common.migrate import upgrade
+from musicstore.common.web import csrf, init_common
+from musicstore.orders import api, dashboard, tracking
+from musicstore.orders.settings import OrderSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: OrderSettings | None = None, **config: object) -> Flask:
+    """Build the order app from settings (read from the environment when not given)."""
+    settings = settings or OrderSettings()
+    app = Flask(__name__, static_url_path="/static/orders")
+    limiter = init_common(app, "orders", settings, extra=config)
+    Database(settings.database_url()).init_app(app)
+    app.extensions["orders_created"] = get_metrics(app).counter("orders_created_total", "Orders created")
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(tracking.bp)
+    app.register_blueprint(login_blueprint(limiter, home_endpoint="dashboard.index"))
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health_blueprint())
+    csrf.exempt(api.bp)
+    return app
+
+
+def prepare(settings: OrderSettings) -> None:
+    """Make the database ready: its folder (SQLite), a bounded wait for the server, then migrations."""
+    if settings.uses_sqlite():
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.database_url())
+    try:
+        database.wait_until_ready()
+    finally:
+        database.dispose()
+    upgrade(MIGRATIONS, settings.database_url())

@@ -1,0 +1,90 @@
+"""The internal order API the cart calls: create (idempotent), list, read and change status."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from musicstore.common.auth import internal_api
+from musicstore.common.bodies import json_object
+from musicstore.common.db import get_database
+from musicstore.common.errors import ApiError
+from musicstore.common.pagination import page_args
+from musicstore.orders import rules, service
+from musicstore.orders.schemas import OrderIn, StatusIn, order_json
+from musicstore.orders.settings import OrderSettings
+
+bp = Blueprint("api", __name__, url_prefix="/api/orders")
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")  # visible ASCII, like a UUID or a ULID
+
+
+def _public_url() -> str:
+    settings: OrderSettings = current_app.config["SETTINGS"]
+    return settings.ORDER_PUBLIC_URL
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise ApiError("the Idempotency-Key header is required", 400)
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ApiError("the Idempotency-Key header must be 1-100 visible ASCII characters", 400)
+    return key
+
+
+@bp.post("")
+@internal_api
+def create() -> tuple[Response, int]:
+    """Make an order (201), or answer the order this Idempotency-Key already made (200)."""
+    key = _idempotency_key()
+    data = OrderIn.model_validate(json_object())
+    try:
+        order, created = service.place_order(get_database(current_app), key=key, data=data)
+    except service.IdempotencyConflict:
+        raise ApiError("this Idempotency-Key was already used for a different order; "
+                       "use a new key for a new order", 422) from None
+    if created:
+        current_app.extensions["orders_created"].inc()
+    return jsonify(order_json(order, _public_url())), 201 if created else 200
+
+
+@bp.get("")
+@internal_api
+def list_orders() -> Response:
+    """A page of orders, newest first, filtered by status and customer e-mail."""
+    page, per_page = page_args(request.args)
+    status = request.args.get("status", "").strip()
+    if status and status not in rules.STATUSES:
+        raise ApiError(f"status must be one of {', '.join(rules.STATUSES)}", 400)
+    where = service.OrderFilter(status=status, customer_email=request.args.get("customer_email", "")[:254])
+    found = service.search_orders(get_database(current_app).session, where, page=page, per_page=per_page)
+    public_url = _public_url()
+    return jsonify(found.as_json(lambda order: order_json(order, public_url)))
+
+
+@bp.get("/<int(signed=True):order_id>")
+@internal_api
+def get_order(order_id: int) -> Response:
+    """One order."""
+    try:
+        order = service.get_order(get_database(current_app).session, order_id)
+    except service.OrderNotFound:
+        raise ApiError(f"order {order_id} not found", 404) from None
+    return jsonify(order_json(order, _public_url()))
+
+
+@bp.put("/<int(signed=True):order_id>/status")
+@internal_api
+def change_status(order_id: int) -> Response:
+    """Move an order along pending → confirmed → shipped → delivered, or cancel it (409 if not allowed)."""
+    body = StatusIn.model_validate(json_object())
+    try:
+        with get_database(current_app).transaction() as session:
+            order = service.change_status(session, order_id, body.status)
+    except service.OrderNotFound:
+        raise ApiError(f"order {order_id} not found", 404) from None
+    except rules.TransitionRefused as exc:
+        raise ApiError(str(exc), 409, current_status=exc.current, allowed=list(exc.allowed)) from None
+    return jsonify(order_json(order, _public_url()))

@@ -1,0 +1,146 @@
+"""The order service layer: idempotent creation, status changes and finding orders."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, UTC
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from musicstore.common.db import Database
+from musicstore.common.pagination import Page
+from musicstore.orders import rules
+from musicstore.orders.models import Order, OrderLine, utcnow
+from musicstore.orders.schemas import OrderIn
+
+log = logging.getLogger(__name__)
+MAX_ID = 2**31 - 1
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was already used for a different order."""
+
+
+class OrderNotFound(Exception):
+    """No order has this id."""
+
+
+def _by_key(session: Session, key: str) -> Order | None:
+    return session.scalars(select(Order).where(Order.idempotency_key == key)).one_or_none()
+
+
+def _replay(order: Order, fingerprint: str) -> Order:
+    if order.request_hash != fingerprint:
+        raise IdempotencyConflict(order.idempotency_key)
+    return order
+
+
+def new_order(data: OrderIn, *, key: str) -> Order:
+    """A pending order built from a validated body, its total recomputed from the lines."""
+    return Order(
+        idempotency_key=key, request_hash=data.fingerprint(), tracking_token=secrets.token_urlsafe(24),
+        customer_name=data.customer_name, customer_email=data.customer_email,
+        card_brand=data.card_brand, card_last4=data.card_last4,
+        total=data.computed_total(), status=rules.PENDING,
+        lines=[OrderLine(album_id=line.album_id, title=line.title, artist=line.artist,
+                         unit_price=line.unit_price, quantity=line.quantity) for line in data.items],
+    )
+
+
+def place_order(database: Database, *, key: str, data: OrderIn) -> tuple[Order, bool]:
+    """The order for this idempotency key, made now unless it exists; True when made now."""
+    fingerprint = data.fingerprint()
+    existing = _by_key(database.session, key)
+    if existing is not None:
+        return _replay(existing, fingerprint), False
+    try:
+        with database.transaction() as session:
+            order = new_order(data, key=key)
+            session.add(order)
+    except IntegrityError:
+        # Another request with the same key committed first: answer with its order.
+        existing = _by_key(database.session, key)
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint), False
+    log.info("order %s created: total %s, card %s ending %s", order.order_number, rules.money(order.total),
+             order.card_brand, order.card_last4)
+    return order, True
+
+
+def get_order(session: Session, order_id: int) -> Order:
+    """The order with this id, or OrderNotFound."""
+    order = session.get(Order, order_id) if 1 <= order_id <= MAX_ID else None
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order
+
+
+def order_by_token(session: Session, token: str) -> Order | None:
+    """The order a tracking token opens, if any."""
+    if not 20 <= len(token) <= 64:
+        return None
+    return session.scalars(select(Order).where(Order.tracking_token == token)).one_or_none()
+
+
+def change_status(session: Session, order_id: int, target: str) -> Order:
+    """Move an order to `target` if the rules allow it; asking for its current status changes nothing."""
+    order = get_order(session, order_id)
+    if order.status == target:
+        return order
+    rules.check_transition(order.status, target)
+    # Only move from the status we read, so two admins cannot both win a race.
+    moved = session.execute(
+        update(Order).where(Order.id == order_id, Order.status == order.status)
+        .values(status=target, updated_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(order)
+        raise rules.TransitionRefused(order.status, target)
+    session.refresh(order)
+    return order
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What an order list is narrowed to."""
+
+    status: str = ""
+    customer_email: str = ""
+    email_contains: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The filter as SQL conditions."""
+        found: list[ColumnElement[bool]] = []
+        if self.status:
+            found.append(Order.status == self.status)
+        if self.customer_email:
+            found.append(Order.customer_email == self.customer_email.strip().lower())
+        if self.email_contains:
+            found.append(Order.customer_email.contains(self.email_contains.strip().lower(), autoescape=True))
+        if self.date_from:
+            found.append(Order.created_at >= start_of_day(self.date_from))
+        if self.date_to:
+            found.append(Order.created_at < start_of_day(self.date_to + timedelta(days=1)))
+        return found
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight UTC at the start of `day`."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def search_orders(session: Session, where: OrderFilter, *, page: int = 1, per_page: int = 20) -> Page[Order]:
+    """One page of orders matching a filter, newest first."""
+    conditions = where.conditions()
+    total = session.scalar(select(func.count()).select_from(Order).where(*conditions)) or 0
+    items = session.scalars(
+        select(Order).where(*conditions).order_by(Order.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(items=list(items), total=total, page=page, per_page=per_page)

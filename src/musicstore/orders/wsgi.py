@@ -1,0 +1,10 @@
+"""The order service's WSGI entry point for gunicorn."""
+
+from musicstore.common.logs import configure_logging
+from musicstore.orders import create_app
+from musicstore.orders.settings import OrderSettings
+
+settings = OrderSettings()
+settings.require_secrets()
+configure_logging("orders", settings.LOG_FORMAT, settings.LOG_LEVEL)
+app = create_app(settings)
