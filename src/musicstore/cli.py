@@ -9,7 +9,6 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from musicstore import local_config
 from musicstore.common.embedded_pg import EmbeddedPostgres, free_port, port_is_free
@@ -40,8 +39,17 @@ def prepare(service: str) -> None:
 
 def gunicorn_command(service: str, bind: str) -> list[str]:
     """The gunicorn command line that serves one service."""
-    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--name", f"musicstore-{service}",
-            *local_config.gunicorn_options(), WSGI[service]]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--name",
+        f"musicstore-{service}",
+        *local_config.gunicorn_options(),
+        WSGI[service],
+    ]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -57,11 +65,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _check_ports(services: list[str]) -> None:
-    busy = [f"{s} ({local_config.service_port(s)})" for s in services
-            if not port_is_free(local_config.service_port(s))]
+    busy = [f"{s} ({local_config.service_port(s)})" for s in services if not port_is_free(local_config.service_port(s))]
     if busy:
-        raise SystemExit(f"port(s) already in use: {', '.join(busy)}. Stop what uses them, "
-                         "or choose others with STORE_PORT, ORDER_PORT and CART_PORT.")
+        raise SystemExit(
+            f"port(s) already in use: {', '.join(busy)}. Stop what uses them, "
+            "or choose others with STORE_PORT, ORDER_PORT and CART_PORT."
+        )
 
 
 def cmd_up(_args: argparse.Namespace) -> int:
@@ -114,8 +123,11 @@ def _banner(sup: Supervisor, services: list[str], found: local_config.LocalSecre
     for service in services:
         sup.say("up", f"{titles[service]:<17} http://localhost:{local_config.service_port(service)}")
     if found.admin_password_generated:
-        sup.say("up", f"admin log-in: user 'admin', password '{found.admin_password}' "
-                      "(generated; kept in var/secrets.json; set ADMIN_PASSWORD to choose your own)")
+        sup.say(
+            "up",
+            f"admin log-in: user 'admin', password '{found.admin_password}' "
+            "(generated; kept in var/secrets.json; set ADMIN_PASSWORD to choose your own)",
+        )
     else:
         sup.say("up", "admin log-in: user 'admin' with the password from ADMIN_PASSWORD")
     sup.say("up", "press Ctrl-C to stop everything")

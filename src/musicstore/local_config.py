@@ -72,13 +72,18 @@ def serve_port(service: str) -> int:
 def local_env(directory: Path, found: LocalSecrets, database_url: str | None) -> dict[str, str]:
     """The environment every process of a local stack runs with."""
     env = {
-        "MODE": "local", "DATA_DIR": str(directory), "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
-        "SECRET_KEY": found.secret_key, "SERVICE_TOKEN": found.service_token,
+        "MODE": "local",
+        "DATA_DIR": str(directory),
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "SECRET_KEY": found.secret_key,
+        "SERVICE_TOKEN": found.service_token,
         "ADMIN_PASSWORD": found.admin_password,
     }
     for service, prefix in URL_VARS.items():
-        env.setdefault(f"{prefix}_SERVICE_URL", os.environ.get(f"{prefix}_SERVICE_URL",
-                                                               f"http://localhost:{service_port(service)}"))
+        env.setdefault(
+            f"{prefix}_SERVICE_URL",
+            os.environ.get(f"{prefix}_SERVICE_URL", f"http://localhost:{service_port(service)}"),
+        )
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
@@ -86,6 +91,20 @@ def local_env(directory: Path, found: LocalSecrets, database_url: str | None) ->
 
 def gunicorn_options() -> list[str]:
     """Server options shared by `up` and `serve` (WEB_THREADS tunes the thread count)."""
-    return ["--no-control-socket", "--worker-class", "gthread", "--workers", "1", "--threads", os.environ.get("WEB_THREADS", "8"),
-            "--graceful-timeout", "20", "--timeout", "60", "--access-logfile", "-",
-            "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s']
+    return [
+        "--no-control-socket",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "1",
+        "--threads",
+        os.environ.get("WEB_THREADS", "8"),
+        "--graceful-timeout",
+        "20",
+        "--timeout",
+        "60",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s',
+    ]

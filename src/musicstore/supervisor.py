@@ -45,8 +45,9 @@ class Supervisor:
 
     def start(self, name: str, args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         """Start a child with its output on the terminal."""
-        process = subprocess.Popen(list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         assert process.stdout is not None
         self.pipe(name, process.stdout)
         self.children.append((name, process))

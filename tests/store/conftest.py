@@ -47,8 +47,13 @@ def clean_store_db(store_db_url: str) -> str:
 def store_settings(url: str, data_dir: Path, **overrides: Any) -> StoreSettings:
     """Settings for a test store."""
     values: dict[str, Any] = dict(
-        DATABASE_URL=url, DATA_DIR=data_dir, SECRET_KEY="test-secret", ADMIN_PASSWORD=ADMIN_PASSWORD,
-        SERVICE_TOKEN=SERVICE_TOKEN, CART_SERVICE_URL="http://cart.test", STORE_SERVICE_URL="http://store.test",
+        DATABASE_URL=url,
+        DATA_DIR=data_dir,
+        SECRET_KEY="test-secret",
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        SERVICE_TOKEN=SERVICE_TOKEN,
+        CART_SERVICE_URL="http://cart.test",
+        STORE_SERVICE_URL="http://store.test",
     )
     values.update(overrides)
     return StoreSettings(**values)
@@ -78,17 +83,24 @@ ADMIN = basic()
 SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 
 
-def create_album(app: Flask, *, title: str = "Test Album", artist: str = "Test Artist", genre: str = "Rock",
-                 year: int = 2020, price: str = "12.99", stock: int = 10, cover: bool = False) -> int:
+def create_album(
+    app: Flask,
+    *,
+    title: str = "Test Album",
+    artist: str = "Test Artist",
+    genre: str = "Rock",
+    year: int = 2020,
+    price: str = "12.99",
+    stock: int = 10,
+    cover: bool = False,
+) -> int:
     """Put one album in the catalog and return its id."""
-    with app.app_context():
-        with get_database(app).transaction() as session:
-            name = generate_cover(title, artist, app.config["SETTINGS"].covers_dir) if cover else None
-            album = Album(title=title, artist=artist, genre=genre, year=year, price=Decimal(price), stock=stock,
-                          cover=name)
-            session.add(album)
-            session.flush()
-            return album.id
+    with app.app_context(), get_database(app).transaction() as session:
+        name = generate_cover(title, artist, app.config["SETTINGS"].covers_dir) if cover else None
+        album = Album(title=title, artist=artist, genre=genre, year=year, price=Decimal(price), stock=stock, cover=name)
+        session.add(album)
+        session.flush()
+        return album.id
 
 
 def album_stock(app: Flask, album_id: int) -> int | None:

@@ -29,7 +29,8 @@ def csrf_app(clean_store_db: str, data_dir: Path) -> Iterator[Flask]:
 def token_of(client: FlaskClient, path: str) -> str:
     html = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf-token" content="([^"]+)"', html)
+        r'name="csrf-token" content="([^"]+)"', html
+    )
     assert match, "no CSRF token on the page"
     return match.group(1)
 
@@ -47,8 +48,15 @@ def png(colour: tuple[int, int, int] = (0, 90, 200)) -> io.BytesIO:
 
 
 def album_form(token: str, **overrides: object) -> dict[str, object]:
-    data: dict[str, object] = {"csrf_token": token, "title": "Fresh", "artist": "Newcomer", "genre": "Pop",
-                               "year": "2024", "price": "12.50", "stock": "7"}
+    data: dict[str, object] = {
+        "csrf_token": token,
+        "title": "Fresh",
+        "artist": "Newcomer",
+        "genre": "Pop",
+        "year": "2024",
+        "price": "12.50",
+        "stock": "7",
+    }
     data.update(overrides)
     return data
 
@@ -71,8 +79,9 @@ def test_the_admin_logs_in_adds_an_album_with_a_cover_and_sees_it_in_the_shop(cs
     client = csrf_app.test_client()
     assert log_in(client) == 302
     token = token_of(client, "/admin")
-    response = client.post("/admin/albums", data=album_form(token, cover=(png(), "c.png")),
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/admin/albums", data=album_form(token, cover=(png(), "c.png")), content_type="multipart/form-data"
+    )
     assert response.status_code == 302
     shop = BeautifulSoup(client.get("/").get_data(as_text=True), "html.parser")
     titles = [t.text for t in shop.select(".title")]
@@ -99,15 +108,20 @@ def test_a_text_file_uploaded_as_a_cover_is_refused_with_the_reason(csrf_app: Fl
     client = csrf_app.test_client()
     log_in(client)
     token = token_of(client, "/admin")
-    response = client.post("/admin/albums", data=album_form(token, cover=(io.BytesIO(b"hello"), "x.png")),
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/admin/albums",
+        data=album_form(token, cover=(io.BytesIO(b"hello"), "x.png")),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     assert "not a readable image" in response.get_data(as_text=True)
     assert client.get("/api/albums").get_json()["total"] == 0
 
 
-@pytest.mark.parametrize("field,value", [("price", "abc"), ("price", "-1"), ("year", "1492"), ("stock", "-3"),
-                                         ("title", ""), ("stock", "1.5")])
+@pytest.mark.parametrize(
+    "field,value",
+    [("price", "abc"), ("price", "-1"), ("year", "1492"), ("stock", "-3"), ("title", ""), ("stock", "1.5")],
+)
 def test_an_invalid_album_form_is_refused_with_the_field_marked(csrf_app: Flask, field: str, value: str) -> None:
     client = csrf_app.test_client()
     log_in(client)
@@ -155,7 +169,9 @@ def test_editing_or_deleting_an_unknown_album_is_a_404(csrf_app: Flask) -> None:
     client = csrf_app.test_client()
     log_in(client)
     token = token_of(client, "/admin")
-    assert client.post("/admin/albums/424242", data={"csrf_token": token, "price": "1", "stock": "1"}).status_code == 404
+    assert (
+        client.post("/admin/albums/424242", data={"csrf_token": token, "price": "1", "stock": "1"}).status_code == 404
+    )
     assert client.get("/admin/albums/424242/delete").status_code == 404
 
 
@@ -170,14 +186,16 @@ def test_log_out_ends_the_admin_session(csrf_app: Flask) -> None:
 def test_log_in_never_redirects_to_another_site(csrf_app: Flask) -> None:
     client = csrf_app.test_client()
     token = token_of(client, "/login")
-    response = client.post("/login?next=https://evil.example/", data={
-        "username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login?next=https://evil.example/", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token}
+    )
     assert response.headers["Location"] == "/admin"
 
 
 def test_log_in_attempts_are_rate_limited_per_address(clean_store_db: str, data_dir: Path) -> None:
-    app = create_app(store_settings(clean_store_db, data_dir), TESTING=True, WTF_CSRF_ENABLED=False,
-                     LOGIN_RATE_LIMIT="3 per minute")
+    app = create_app(
+        store_settings(clean_store_db, data_dir), TESTING=True, WTF_CSRF_ENABLED=False, LOGIN_RATE_LIMIT="3 per minute"
+    )
     client = app.test_client()
     statuses = [client.post("/login", data={"username": "admin", "password": "guess"}).status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]

@@ -66,8 +66,11 @@ def test_stats_count_albums_artists_genres_and_value(app: Flask, client: FlaskCl
 
 
 def test_admin_adds_an_album_as_json_with_a_generated_cover(client: FlaskClient) -> None:
-    response = client.post("/api/albums", headers=ADMIN, json={
-        "title": "New", "artist": "Band", "genre": "Pop", "year": 2024, "price": "11.00", "stock": 4})
+    response = client.post(
+        "/api/albums",
+        headers=ADMIN,
+        json={"title": "New", "artist": "Band", "genre": "Pop", "year": 2024, "price": "11.00", "stock": 4},
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert body["price"] == "11.00" and body["cover_url"]
@@ -77,19 +80,30 @@ def test_admin_adds_an_album_as_json_with_a_generated_cover(client: FlaskClient)
 
 
 def test_admin_adds_an_album_as_multipart_with_an_uploaded_cover(client: FlaskClient) -> None:
-    data = {"title": "Up", "artist": "Loader", "genre": "Pop", "year": "2020", "price": "5",
-            "stock": "1", "cover": (io.BytesIO(png_bytes()), "cover.png")}
+    data = {
+        "title": "Up",
+        "artist": "Loader",
+        "genre": "Pop",
+        "year": "2020",
+        "price": "5",
+        "stock": "1",
+        "cover": (io.BytesIO(png_bytes()), "cover.png"),
+    }
     response = client.post("/api/albums", headers=ADMIN, data=data, content_type="multipart/form-data")
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["price"] == "5.00"
 
 
-@pytest.mark.parametrize("headers", [{}, basic(password="wrong"), basic(user="root"), SERVICE,
-                                     {"Authorization": "Bearer nope"}])
+@pytest.mark.parametrize(
+    "headers", [{}, basic(password="wrong"), basic(user="root"), SERVICE, {"Authorization": "Bearer nope"}]
+)
 def test_adding_and_deleting_albums_needs_the_admin(app: Flask, client: FlaskClient, headers: dict) -> None:
     album_id = create_album(app)
-    add = client.post("/api/albums", headers=headers, json={
-        "title": "X", "artist": "Y", "genre": "Z", "year": 2000, "price": "1.00", "stock": 1})
+    add = client.post(
+        "/api/albums",
+        headers=headers,
+        json={"title": "X", "artist": "Y", "genre": "Z", "year": 2000, "price": "1.00", "stock": 1},
+    )
     assert add.status_code == 401
     assert client.delete(f"/api/album/{album_id}", headers=headers).status_code == 401
     assert client.get("/api/albums").get_json()["total"] == 1
@@ -127,8 +141,14 @@ def test_a_body_that_is_not_a_json_object_is_a_400(client: FlaskClient, data: st
 
 
 def test_a_text_file_as_cover_is_refused_and_nothing_is_added(app: Flask, client: FlaskClient) -> None:
-    data = {"title": "T", "artist": "A", "genre": "G", "year": "2000", "price": "1",
-            "cover": (io.BytesIO(b"just some text, honest"), "cover.png")}
+    data = {
+        "title": "T",
+        "artist": "A",
+        "genre": "G",
+        "year": "2000",
+        "price": "1",
+        "cover": (io.BytesIO(b"just some text, honest"), "cover.png"),
+    }
     response = client.post("/api/albums", headers=ADMIN, data=data, content_type="multipart/form-data")
     assert response.status_code == 422
     assert "image" in response.get_json()["error"]
@@ -140,8 +160,14 @@ def test_a_cover_over_the_size_limit_is_refused(app: Flask, client: FlaskClient)
     app.config["SETTINGS"].MAX_COVER_BYTES = 1024
     big = io.BytesIO()
     Image.effect_noise((200, 200), 100).save(big, format="PNG")
-    data = {"title": "T", "artist": "A", "genre": "G", "year": "2000", "price": "1",
-            "cover": (io.BytesIO(big.getvalue()), "big.png")}
+    data = {
+        "title": "T",
+        "artist": "A",
+        "genre": "G",
+        "year": "2000",
+        "price": "1",
+        "cover": (io.BytesIO(big.getvalue()), "big.png"),
+    }
     response = client.post("/api/albums", headers=ADMIN, data=data, content_type="multipart/form-data")
     assert response.status_code == 422
     assert "larger" in response.get_json()["error"]

@@ -21,8 +21,16 @@ def card(soup: BeautifulSoup, album_id: int):
 
 
 def test_the_shop_shows_each_album_with_its_details_and_an_add_to_cart_form(app: Flask, client: FlaskClient) -> None:
-    album_id = create_album(app, title="Kind of Green-ish", artist="Miles Away", genre="Jazz", year=1959,
-                            price="14.50", stock=10, cover=True)
+    album_id = create_album(
+        app,
+        title="Kind of Green-ish",
+        artist="Miles Away",
+        genre="Jazz",
+        year=1959,
+        price="14.50",
+        stock=10,
+        cover=True,
+    )
     item = card(page(client, "/"), album_id)
     assert item.select_one(".title").text == "Kind of Green-ish"
     assert item.select_one(".artist").text == "Miles Away"

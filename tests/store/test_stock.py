@@ -14,8 +14,11 @@ from tests.store.conftest import ADMIN, SERVICE, album_stock, create_album
 
 
 def reserve(client: FlaskClient, reservation_id: str, *items: tuple[int, int]) -> tuple[int, dict]:
-    response = client.post("/api/stock/reserve", headers=SERVICE, json={
-        "reservation_id": reservation_id, "items": [{"album_id": a, "quantity": q} for a, q in items]})
+    response = client.post(
+        "/api/stock/reserve",
+        headers=SERVICE,
+        json={"reservation_id": reservation_id, "items": [{"album_id": a, "quantity": q} for a, q in items]},
+    )
     return response.status_code, response.get_json()
 
 
@@ -83,8 +86,9 @@ def test_releasing_after_the_album_was_deleted_still_succeeds(app: Flask, client
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic Zm9vOmJhcg=="}])
 def test_the_stock_api_refuses_anonymous_and_wrong_credentials(app: Flask, client: FlaskClient, headers: dict) -> None:
     a = create_album(app, stock=5)
-    response = client.post("/api/stock/reserve", headers=headers,
-                           json={"reservation_id": "x", "items": [{"album_id": a, "quantity": 1}]})
+    response = client.post(
+        "/api/stock/reserve", headers=headers, json={"reservation_id": "x", "items": [{"album_id": a, "quantity": 1}]}
+    )
     assert response.status_code == 401
     assert client.post("/api/stock/release", headers=headers, json={"reservation_id": "x"}).status_code == 401
     assert album_stock(app, a) == 5
@@ -92,8 +96,9 @@ def test_the_stock_api_refuses_anonymous_and_wrong_credentials(app: Flask, clien
 
 def test_the_admin_may_call_the_stock_api_by_hand(app: Flask, client: FlaskClient) -> None:
     a = create_album(app, stock=5)
-    response = client.post("/api/stock/reserve", headers=ADMIN,
-                           json={"reservation_id": "op-1", "items": [{"album_id": a, "quantity": 1}]})
+    response = client.post(
+        "/api/stock/reserve", headers=ADMIN, json={"reservation_id": "op-1", "items": [{"album_id": a, "quantity": 1}]}
+    )
     assert response.status_code == 200
 
 

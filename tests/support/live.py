@@ -29,18 +29,41 @@ class LiveService:
         """Start the process and wait until /healthz answers."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
-                 "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "5", self.wsgi],
-                env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--no-control-socket",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    "1",
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    "8",
+                    "--graceful-timeout",
+                    "5",
+                    self.wsgi,
+                ],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self._wait_healthy(timeout)
 
     def _wait_healthy(self, timeout: float) -> None:
-        @retry(retry=retry_if_exception_type((requests.RequestException, ServiceNotReady)),
-               stop=stop_after_delay(timeout), wait=wait_fixed(0.1), reraise=True)
+        @retry(
+            retry=retry_if_exception_type((requests.RequestException, ServiceNotReady)),
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.1),
+            reraise=True,
+        )
         def _check() -> None:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.wsgi} exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.wsgi} exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
+                )
             if requests.get(f"{self.url}/healthz", timeout=1).status_code != 200:
                 raise ServiceNotReady(self.url)
 

@@ -86,14 +86,28 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
         args = [
-            str(pg_bin("postgres")), "-D", str(self.pgdata),
-            "-c", "listen_addresses=127.0.0.1", "-p", str(self.port),
-            "-c", "unix_socket_directories=", "-c", "max_connections=200",
-            "-c", "logging_collector=off", "-c", "log_min_messages=warning",
+            str(pg_bin("postgres")),
+            "-D",
+            str(self.pgdata),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-p",
+            str(self.port),
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "logging_collector=off",
+            "-c",
+            "log_min_messages=warning",
         ]
         self.process = subprocess.Popen(
-            args, stdout=output, stderr=subprocess.STDOUT if output is not None else None,
-            user=self.run_as, start_new_session=True,
+            args,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            user=self.run_as,
+            start_new_session=True,
         )
         try:
             self._wait_until_accepting(timeout)
@@ -119,9 +133,16 @@ class EmbeddedPostgres:
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
-    def _connect(self, database: str, **kwargs: object) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
-                               dbname=database, **kwargs)  # type: ignore[arg-type]
+    def _connect(self, database: str, *, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection:
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database,
+            autocommit=autocommit,
+            connect_timeout=connect_timeout,
+        )
 
     def _initdb(self) -> None:
         pwfile = self.pgdata.parent / f".{self.pgdata.name}.pw"
@@ -131,10 +152,22 @@ class EmbeddedPostgres:
             shutil.chown(pwfile, self.run_as)
         try:
             subprocess.run(
-                [str(pg_bin("initdb")), "-D", str(self.pgdata), "-U", self.user, f"--pwfile={pwfile}",
-                 "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8", "--locale=C",
-                 "--no-instructions"],
-                check=True, capture_output=True, user=self.run_as,
+                [
+                    str(pg_bin("initdb")),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    self.user,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ],
+                check=True,
+                capture_output=True,
+                user=self.run_as,
             )
         except subprocess.CalledProcessError as exc:
             raise RuntimeError(f"initdb failed: {exc.stderr.decode(errors='replace')}") from exc
@@ -146,8 +179,11 @@ class EmbeddedPostgres:
         try:
             pwd.getpwnam(SYSTEM_USER)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                            SYSTEM_USER], check=True, capture_output=True)
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+                check=True,
+                capture_output=True,
+            )
         self.pgdata.mkdir(parents=True, exist_ok=True)
         _open_up(self.pgdata.parent)
         _open_up(pg_bin("postgres").parent.parent, recursive=True)
@@ -156,8 +192,12 @@ class EmbeddedPostgres:
         self.pgdata.chmod(0o700)
 
     def _wait_until_accepting(self, timeout: float) -> None:
-        @retry(retry=retry_if_exception_type(psycopg.OperationalError), stop=stop_after_delay(timeout),
-               wait=wait_exponential(multiplier=0.05, max=0.5), reraise=True)
+        @retry(
+            retry=retry_if_exception_type(psycopg.OperationalError),
+            stop=stop_after_delay(timeout),
+            wait=wait_exponential(multiplier=0.05, max=0.5),
+            reraise=True,
+        )
         def _connect() -> None:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"PostgreSQL exited with code {self.process.returncode} while starting")

@@ -63,8 +63,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Response:
-        return error_response(f"The form expired or was not sent from this site ({exc.description}). "
-                              "Reload the page and try again.", 400)
+        return error_response(
+            f"The form expired or was not sent from this site ({exc.description}). Reload the page and try again.", 400
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -45,8 +45,16 @@ class ServiceClient:
 
     service = "service"
 
-    def __init__(self, base_url: str, *, timeout: float, token: str = "", retries: int = 2,
-                 backoff: float = 0.1, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        token: str = "",
+        retries: int = 2,
+        backoff: float = 0.1,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -75,8 +83,12 @@ class ServiceClient:
     def _call(self, method: str, path: str, *, retry_safe: bool, **kwargs: Any) -> Any:
         attempts = self.retries + 1 if retry_safe else 1
 
-        @retry(retry=retry_if_exception_type(DownstreamUnavailable), stop=stop_after_attempt(attempts),
-               wait=wait_exponential(multiplier=self.backoff, max=2), reraise=True)
+        @retry(
+            retry=retry_if_exception_type(DownstreamUnavailable),
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=self.backoff, max=2),
+            reraise=True,
+        )
         def _once() -> Any:
             return self._send(method, path, **kwargs)
 
@@ -89,8 +101,9 @@ class ServiceClient:
             headers[REQUEST_ID_HEADER] = request_id
         started = time.perf_counter()
         try:
-            response = self.session.request(method, self.base_url + path, headers=headers,
-                                            timeout=self.timeout, **kwargs)
+            response = self.session.request(
+                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+            )
         except requests.Timeout:
             self._log(method, path, "timeout", started)
             raise DownstreamUnavailable(self.service, f"no answer within {self.timeout:g}s") from None
@@ -110,8 +123,9 @@ class ServiceClient:
             raise DownstreamUnavailable(self.service, f"answered {response.status_code}", response.status_code, body)
         if response.status_code >= 400:
             message = body.get("error") if isinstance(body, dict) else None
-            raise DownstreamRejected(self.service, str(message or f"answered {response.status_code}"),
-                                     response.status_code, body)
+            raise DownstreamRejected(
+                self.service, str(message or f"answered {response.status_code}"), response.status_code, body
+            )
         return body
 
     def _log(self, method: str, path: str, outcome: str, started: float) -> None:

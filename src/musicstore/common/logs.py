@@ -30,10 +30,13 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(_ContextFilter(service))
     if fmt == "json":
-        handler.setFormatter(JsonFormatter(
-            "{asctime}{levelname}{name}{message}{service}{request_id}",
-            style="{", rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        ))
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}{service}{request_id}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
     root = logging.getLogger()

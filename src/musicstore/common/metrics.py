@@ -15,11 +15,15 @@ class Metrics:
         self.service = service
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "http_requests_total", "HTTP requests served", ["method", "endpoint", "status"],
+            "http_requests_total",
+            "HTTP requests served",
+            ["method", "endpoint", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "http_request_duration_seconds", "Time to serve an HTTP request", ["method", "endpoint"],
+            "http_request_duration_seconds",
+            "Time to serve an HTTP request",
+            ["method", "endpoint"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )

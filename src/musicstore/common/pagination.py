@@ -29,8 +29,12 @@ class Page(Generic[T]):
 
     def as_json(self, item: Callable[[T], Any]) -> dict[str, Any]:
         """The page as the API contract answers it."""
-        return {"items": [item(i) for i in self.items], "total": self.total,
-                "page": self.page, "per_page": self.per_page}
+        return {
+            "items": [item(i) for i in self.items],
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+        }
 
 
 def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:

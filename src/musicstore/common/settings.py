@@ -9,7 +9,7 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOCAL_SECRET_HINT = "run `musicstore up` for a local stack, or set it in the environment"
+START_UP_ADVICE = "run `musicstore up` for a local stack, or set it in the environment"
 
 
 class ServiceSettings(BaseSettings):
@@ -48,7 +48,7 @@ class ServiceSettings(BaseSettings):
         """Stop start-up with a clear message when a secret is missing."""
         missing = [k for k in ("SECRET_KEY", "ADMIN_PASSWORD", "SERVICE_TOKEN") if not getattr(self, k)]
         if missing:
-            raise SystemExit(f"missing required setting(s) {', '.join(missing)}: {LOCAL_SECRET_HINT}")
+            raise SystemExit(f"missing required setting(s) {', '.join(missing)}: {START_UP_ADVICE}")
 
     def flask_config(self) -> dict[str, object]:
         """The Flask configuration these settings imply."""

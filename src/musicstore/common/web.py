@@ -17,13 +17,10 @@ from musicstore.common.settings import ServiceSettings
 
 csrf = CSRFProtect()
 
-ui = Blueprint(
-    "ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/common"
-)
+ui = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/common")
 
 
-def init_common(app: Flask, service: str, settings: ServiceSettings, *,
-                extra: dict[str, Any] | None = None) -> Limiter:
+def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: dict[str, Any] | None = None) -> Limiter:
     """Bind the shared pieces to a service's app and return its rate limiter."""
     app.config.update(settings.flask_config())
     app.config["SERVICE_NAME"] = service
@@ -37,7 +34,10 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *,
     app.after_request(_security_headers)
     app.context_processor(lambda: _template_context(settings))
     return Limiter(
-        get_remote_address, app=app, storage_uri="memory://", headers_enabled=True,
+        get_remote_address,
+        app=app,
+        storage_uri="memory://",
+        headers_enabled=True,
         enabled=app.config.get("RATELIMIT_ENABLED", True),
     )
 

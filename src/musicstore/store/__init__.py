@@ -8,10 +8,10 @@ from pathlib import Path
 from flask import Flask
 
 from musicstore.common.db import Database
-from musicstore.common.migrate import upgrade
 from musicstore.common.health import health_blueprint
 from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
+from musicstore.common.migrate import upgrade
 from musicstore.common.web import csrf, init_common
 from musicstore.store import admin, api, shop, stats, stock_api
 from musicstore.store.seed import seed_catalog
@@ -27,7 +27,8 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     limiter = init_common(app, "store", settings, extra=config)
     Database(settings.database_url()).init_app(app)
     app.extensions["reservations_refused"] = get_metrics(app).counter(
-        "stock_reservations_refused_total", "Stock reservations refused for lack of stock")
+        "stock_reservations_refused_total", "Stock reservations refused for lack of stock"
+    )
     app.register_blueprint(shop.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(admin.bp)

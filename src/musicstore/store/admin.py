@@ -8,8 +8,8 @@ from werkzeug.wrappers import Response
 
 from musicstore.common.auth import admin_page
 from musicstore.common.db import get_database
-from musicstore.common.pagination import page_args
 from musicstore.common.errors import ApiError
+from musicstore.common.pagination import page_args
 from musicstore.store.albums import add_album, delete_album, update_price_and_stock
 from musicstore.store.catalog import search_albums
 from musicstore.store.covers import InvalidCover
@@ -40,8 +40,7 @@ def _render_index(form: AlbumForm, status: int = 200) -> tuple[str, int]:
         page, per_page = 1, 25
     q = request.args.get("q", "").strip()[:200]
     found = search_albums(get_database(current_app).session, q=q, page=page, per_page=per_page)
-    html = render_template("admin/index.html", form=form, found=found, q=q,
-                           active_tab="admin")
+    html = render_template("admin/index.html", form=form, found=found, q=q, active_tab="admin")
     return html, status
 
 
@@ -60,15 +59,25 @@ def create() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash("The album was not added: please correct the fields marked below.", "error")
         return _render_index(form, 422)
-    data = AlbumIn(title=form.title.data, artist=form.artist.data, genre=form.genre.data,
-                   year=form.year.data, price=form.price.data, stock=form.stock.data)
+    data = AlbumIn(
+        title=form.title.data,
+        artist=form.artist.data,
+        genre=form.genre.data,
+        year=form.year.data,
+        price=form.price.data,
+        stock=form.stock.data,
+    )
     upload = form.cover.data
     settings = _settings()
     try:
         with get_database(current_app).transaction() as session:
-            album = add_album(session, data, covers_dir=settings.covers_dir,
-                              cover=upload.stream if upload and upload.filename else None,
-                              max_cover_bytes=settings.MAX_COVER_BYTES)
+            album = add_album(
+                session,
+                data,
+                covers_dir=settings.covers_dir,
+                cover=upload.stream if upload and upload.filename else None,
+                max_cover_bytes=settings.MAX_COVER_BYTES,
+            )
     except InvalidCover as exc:
         form.cover.errors = [str(exc)]
         flash(f"The album was not added: {exc}.", "error")
@@ -88,13 +97,14 @@ def update(album_id: int) -> Response | tuple[str, int]:
         flash(f"“{album.title}” was not changed: {problems}.", "error")
         return _render_index(AlbumForm(formdata=None), 422)
     with get_database(current_app).transaction():
-        update_price_and_stock(album, price=form.price.data, stock=form.stock.data)  # type: ignore[arg-type]
+        update_price_and_stock(album, price=form.price.data, stock=form.stock.data)
     flash(f"Updated “{album.title}”: price {album.price:.2f}, stock {album.stock}.", "success")
     return redirect(request.referrer if _same_site_referrer() else url_for("admin.index"))
 
 
 def _same_site_referrer() -> bool:
-    return bool(request.referrer) and request.referrer.startswith(request.host_url + "admin")  # type: ignore[union-attr]
+    referrer = request.referrer or ""
+    return referrer.startswith(request.host_url + "admin")
 
 
 @bp.route("/albums/<int:album_id>/delete", methods=["GET", "POST"])

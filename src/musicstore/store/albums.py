@@ -13,8 +13,9 @@ from musicstore.store.models import Album
 from musicstore.store.schemas import AlbumIn
 
 
-def add_album(session: Session, data: AlbumIn, *, covers_dir: Path, cover: IO[bytes] | None,
-              max_cover_bytes: int) -> Album:
+def add_album(
+    session: Session, data: AlbumIn, *, covers_dir: Path, cover: IO[bytes] | None, max_cover_bytes: int
+) -> Album:
     """Add an album; its cover is the upload (proven an image) or a generated one."""
     if cover is not None:
         name = save_upload(cover, covers_dir, max_cover_bytes)

@@ -76,8 +76,9 @@ def create_album() -> tuple[Response, int]:
     database = get_database(current_app)
     try:
         with database.transaction() as session:
-            album = add_album(session, data, covers_dir=settings.covers_dir, cover=cover,
-                              max_cover_bytes=settings.MAX_COVER_BYTES)
+            album = add_album(
+                session, data, covers_dir=settings.covers_dir, cover=cover, max_cover_bytes=settings.MAX_COVER_BYTES
+            )
     except InvalidCover as exc:
         raise ApiError(str(exc), 422) from None
     return jsonify(album_json(album, settings.STORE_PUBLIC_URL)), 201

@@ -23,14 +23,14 @@ def search_albums(session: Session, *, q: str = "", genre: str = "", page: int =
     conditions: list[Any] = []
     if q:
         pattern = _like_pattern(q)
-        conditions.append(or_(func.lower(Album.title).like(pattern, escape="\\"),
-                              func.lower(Album.artist).like(pattern, escape="\\")))
+        conditions.append(
+            or_(func.lower(Album.title).like(pattern, escape="\\"), func.lower(Album.artist).like(pattern, escape="\\"))
+        )
     if genre:
         conditions.append(Album.genre == genre)
     total = session.scalar(select(func.count()).select_from(Album).where(*conditions)) or 0
     items = session.scalars(
-        select(Album).where(*conditions).order_by(Album.title, Album.id)
-        .limit(per_page).offset((page - 1) * per_page)
+        select(Album).where(*conditions).order_by(Album.title, Album.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return Page(items=list(items), total=total, page=page, per_page=per_page)
 
@@ -67,17 +67,27 @@ class CatalogStats:
 
 def catalog_stats(session: Session) -> CatalogStats:
     """Counts, average price, inventory value and albums per genre, computed in the database."""
-    row = session.execute(select(
-        func.count(Album.id), func.count(distinct(Album.artist)), func.count(distinct(Album.genre)),
-        func.coalesce(func.avg(Album.price), 0), func.coalesce(func.sum(Album.price * Album.stock), 0),
-        func.coalesce(func.sum(Album.stock), 0),
-    )).one()
+    row = session.execute(
+        select(
+            func.count(Album.id),
+            func.count(distinct(Album.artist)),
+            func.count(distinct(Album.genre)),
+            func.coalesce(func.avg(Album.price), 0),
+            func.coalesce(func.sum(Album.price * Album.stock), 0),
+            func.coalesce(func.sum(Album.stock), 0),
+        )
+    ).one()
     per_genre = session.execute(
-        select(Album.genre, func.count(Album.id)).group_by(Album.genre).order_by(func.count(Album.id).desc(), Album.genre)
+        select(Album.genre, func.count(Album.id))
+        .group_by(Album.genre)
+        .order_by(func.count(Album.id).desc(), Album.genre)
     ).all()
     return CatalogStats(
-        albums=row[0], artists=row[1], genres=row[2],
+        albums=row[0],
+        artists=row[1],
+        genres=row[2],
         average_price=Decimal(row[3]).quantize(Decimal("0.01")),
         inventory_value=Decimal(row[4]).quantize(Decimal("0.01")),
-        units_in_stock=int(row[5]), per_genre=[(g, n) for g, n in per_genre],
+        units_in_stock=int(row[5]),
+        per_genre=[(g, n) for g, n in per_genre],
     )

@@ -35,10 +35,10 @@ def save_upload(stream: IO[bytes], covers_dir: Path, max_bytes: int) -> str:
             if probe.width * probe.height > MAX_PIXELS:
                 raise InvalidCover("the cover has too many pixels")
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            fmt = image.format or "PNG"
-            image = image.convert("RGB")
+        with Image.open(io.BytesIO(data)) as decoded:
+            decoded.load()
+            fmt = decoded.format or "PNG"
+            image = decoded.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InvalidCover("the cover is not a readable image") from exc
     image.thumbnail((MAX_SIDE, MAX_SIDE))

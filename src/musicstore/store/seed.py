@@ -90,8 +90,15 @@ def seed_catalog(session: Session, covers_dir: Path) -> int:
     if session.scalar(select(func.count(Album.id))):
         return 0  # a catalog that already has albums is left as it is
     for index, (title, artist, genre, year) in enumerate(DEMO_ALBUMS):
-        session.add(Album(
-            title=title, artist=artist, genre=genre, year=year, price=_price(index), stock=_stock(index),
-            cover=generate_cover(title, artist, covers_dir),
-        ))
+        session.add(
+            Album(
+                title=title,
+                artist=artist,
+                genre=genre,
+                year=year,
+                price=_price(index),
+                stock=_stock(index),
+                cover=generate_cover(title, artist, covers_dir),
+            )
+        )
     return len(DEMO_ALBUMS)

@@ -27,8 +27,13 @@ def index() -> str:
     session = get_database(current_app).session
     found = search_albums(session, q=q, genre=genre, page=page, per_page=per_page)
     return render_template(
-        "shop/index.html", found=found, q=q, genre=genre, genres=list_genres(session),
-        low_stock=current_app.config["SETTINGS"].LOW_STOCK_THRESHOLD, active_tab="shop",
+        "shop/index.html",
+        found=found,
+        q=q,
+        genre=genre,
+        genres=list_genres(session),
+        low_stock=current_app.config["SETTINGS"].LOW_STOCK_THRESHOLD,
+        active_tab="shop",
     )
 
 
@@ -38,7 +43,8 @@ def cover(name: str) -> Response:
     ext = name.rpartition(".")[2]
     if ext not in COVER_TYPES:
         abort(404)
-    response = send_from_directory(current_app.config["SETTINGS"].covers_dir, name, mimetype=COVER_TYPES[ext],
-                                   max_age=86400)
+    response = send_from_directory(
+        current_app.config["SETTINGS"].covers_dir, name, mimetype=COVER_TYPES[ext], max_age=86400
+    )
     response.headers["Content-Disposition"] = "inline"
     return response

@@ -71,8 +71,10 @@ def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]])
     short = []
     for album_id, quantity in lines:
         taken = session.execute(
-            update(Album).where(Album.id == album_id, Album.stock >= quantity)
-            .values(stock=Album.stock - quantity).returning(Album.id)
+            update(Album)
+            .where(Album.id == album_id, Album.stock >= quantity)
+            .values(stock=Album.stock - quantity)
+            .returning(Album.id)
         ).first()
         if taken is None:
             short.append((album_id, quantity))

@@ -27,9 +27,13 @@ def reserve() -> Response:
             answer = stock.reservation_json(reservation)
     except stock.StockUnavailable as exc:
         current_app.extensions["reservations_refused"].inc()
-        raise ApiError("not enough stock", 409, unavailable=[
-            {"album_id": s.album_id, "requested": s.requested, "available": s.available} for s in exc.shortages
-        ]) from None
+        raise ApiError(
+            "not enough stock",
+            409,
+            unavailable=[
+                {"album_id": s.album_id, "requested": s.requested, "available": s.available} for s in exc.shortages
+            ],
+        ) from None
     except stock.ReservationAlreadyReleased:
         raise ApiError("this reservation was released and cannot be used again", 409) from None
     return jsonify(answer)
@@ -43,4 +47,3 @@ def release() -> Response:
     with get_database(current_app).transaction() as session:
         answer = stock.reservation_json(stock.release(session, body.reservation_id))
     return jsonify(answer)
-

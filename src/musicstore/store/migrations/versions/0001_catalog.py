@@ -49,8 +49,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "reservation_lines",
-        sa.Column("reservation_id", sa.String(64), sa.ForeignKey("reservations.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "reservation_id", sa.String(64), sa.ForeignKey("reservations.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("album_id", sa.Integer, primary_key=True),
         sa.Column("quantity", sa.Integer, nullable=False),
     )

@@ -1,0 +1,65 @@
+"""`musicstore up`: one command starts the whole system; Ctrl-C stops all of it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from musicstore.common.embedded_pg import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    @retry(
+        retry=retry_if_exception_type(requests.RequestException),
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
+    def _check() -> None:
+        if process.poll() is not None:
+            raise AssertionError(f"musicstore up exited early:\n{log.read_text()[-4000:]}")
+        requests.get(f"{url}/readyz", timeout=2).raise_for_status()
+
+    _check()
+
+
+def test_up_starts_the_seeded_store_on_embedded_postgres_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    ports = {"STORE_PORT": free_port(), "ORDER_PORT": free_port(), "CART_PORT": free_port(), "DB_PORT": free_port()}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DB_HOST", "ADMIN_PASSWORD"}}
+    env.update({k: str(v) for k, v in ports.items()})
+    env["DATA_DIR"] = str(tmp_path / "var")
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "musicstore.cli", "up"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        store = f"http://127.0.0.1:{ports['STORE_PORT']}"
+        wait_healthy(store, process, log)
+        albums = requests.get(f"{store}/api/albums", timeout=5).json()
+        assert albums["total"] >= 40
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert any("postgres" in c.name() for c in children)
+        output = log.read_text()
+        assert "admin log-in: user 'admin', password '" in output
+        assert (tmp_path / "var" / "secrets.json").exists()
+        assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], f"left running: {[p.info if hasattr(p, 'info') else p for p in alive]}"
+        assert "stopped; bye" in log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
