@@ -12,6 +12,7 @@ import sys
 
 from musicstore import local_config
 from musicstore.common.embedded_pg import EmbeddedPostgres, free_port, port_is_free
+from musicstore.common.settings import ConfigurationError, ServiceSettings
 from musicstore.supervisor import Supervisor
 
 WSGI = {name: f"musicstore.{name}.wsgi:app" for name in local_config.SERVICES}
@@ -30,11 +31,16 @@ def _has_module(name: str) -> bool:
         return False
 
 
+def service_settings(service: str) -> ServiceSettings:
+    """A service's settings, read from the environment."""
+    settings_class = getattr(importlib.import_module(f"musicstore.{service}.settings"), SETTINGS[service])
+    settings: ServiceSettings = settings_class()
+    return settings
+
+
 def prepare(service: str) -> None:
     """Apply a service's migrations (and, for the store, seed the demo catalog once)."""
-    module = importlib.import_module(f"musicstore.{service}")
-    settings_class = getattr(importlib.import_module(f"musicstore.{service}.settings"), SETTINGS[service])
-    module.prepare(settings_class())
+    importlib.import_module(f"musicstore.{service}").prepare(service_settings(service))
 
 
 def gunicorn_command(service: str, bind: str) -> list[str]:
@@ -56,6 +62,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run one service in the foreground (what a container runs)."""
     if args.service not in available_services():
         raise SystemExit(f"unknown service {args.service!r}; choose from {', '.join(available_services())}")
+    try:
+        service_settings(args.service).require_secrets()
+    except ConfigurationError as exc:
+        raise SystemExit(f"musicstore serve {args.service}: {exc}") from None
     if not args.no_migrate:
         prepare(args.service)
     bind = args.bind or f"0.0.0.0:{local_config.serve_port(args.service)}"

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 START_UP_ADVICE = "run `musicstore up` for a local stack, or set it in the environment"
 
 
+class ConfigurationError(RuntimeError):
+    """A setting the service cannot start without is missing or wrong."""
+
+
 class ServiceSettings(BaseSettings):
     """Settings common to every service; each service subclasses it."""
 
@@ -48,7 +52,7 @@ class ServiceSettings(BaseSettings):
         """Stop start-up with a clear message when a secret is missing."""
         missing = [k for k in ("SECRET_KEY", "ADMIN_PASSWORD", "SERVICE_TOKEN") if not getattr(self, k)]
         if missing:
-            raise SystemExit(f"missing required setting(s) {', '.join(missing)}: {START_UP_ADVICE}")
+            raise ConfigurationError(f"missing required setting(s) {', '.join(missing)}: {START_UP_ADVICE}")
 
     def flask_config(self) -> dict[str, object]:
         """The Flask configuration these settings imply."""
