@@ -1,0 +1,52 @@
+"""The cart service: carts, checkout and the simulated payment (port 5002)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from musicstore.cart import api, cart, checkout_views
+from musicstore.cart.context import Clients, get_clients
+from musicstore.cart.identity import init_identity
+from musicstore.cart.pricing import money
+from musicstore.cart.settings import CartSettings
+from musicstore.common.db import Database
+from musicstore.common.health import health_blueprint
+from musicstore.common.metrics import get_metrics
+from musicstore.common.migrate import upgrade
+from musicstore.common.web import csrf, init_common
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
+    """Build the cart app from settings (read from the environment when not given)."""
+    settings = settings or CartSettings()
+    app = Flask("cart", root_path=str(Path(__file__).parent))
+    # Own cookie name: on one host (localhost) every service's "session" cookie would collide.
+    limiter = init_common(app, settings, extra={"SESSION_COOKIE_NAME": "cart_session", **config})
+    init_identity(app)
+    app.jinja_env.filters["money"] = money
+    if settings.uses_sqlite():
+        settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    Database(settings.database_url()).init_app(app)
+    app.extensions["cart_clients"] = Clients.from_settings(settings)
+    app.extensions["payments_declined"] = get_metrics(app).counter(
+        "payments_declined_total", "Simulated payments declined (test card numbers)")
+    app.register_blueprint(cart.bp)
+    app.register_blueprint(checkout_views.checkout_blueprint(limiter))
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health_blueprint(downstreams={
+        "store": lambda: get_clients(app).store.ping(),
+        "orders": lambda: get_clients(app).orders.ping(),
+    }))
+    csrf.exempt(api.bp)
+    return app
+
+
+def prepare(settings: CartSettings) -> None:
+    """Bring the cart database to the newest schema (made on first start)."""
+    if settings.uses_sqlite():
+        settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    upgrade(MIGRATIONS, settings.database_url())

@@ -1,0 +1,146 @@
+"""The cart page and its changes: add, change quantity, remove (forms and JSON alike)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from musicstore.cart.clients import Album
+from musicstore.cart.context import STORE_DOWN, cart_settings, get_clients, priced_cart, request_fields
+from musicstore.cart.identity import current_cart_id
+from musicstore.cart.items import lock_cart, line_quantity, remove_line, set_quantity
+from musicstore.common.db import get_database
+from musicstore.common.errors import ApiError, error_response, wants_json
+from musicstore.common.http import DownstreamError
+
+bp = Blueprint("cart", __name__)
+
+MAX_ALBUM_ID = 2**31 - 1
+WHOLE = re.compile(r"^\s*\d{1,9}\s*$")
+
+
+@bp.errorhandler(ApiError)
+def refused(exc: ApiError) -> BaseResponse | tuple[str, int]:
+    """A refused change: JSON for JSON clients, else the cart page with the message."""
+    if wants_json():
+        return error_response(exc.message, exc.status, **exc.extra)
+    flash(exc.message, "error")
+    return _cart_page(), exc.status
+
+
+def whole_number(value: Any, name: str, low: int, high: int) -> int:
+    """A whole number from low to high, from JSON or a form field; anything else is a 400."""
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and WHOLE.match(value):
+        number = int(value)
+    if number is None or not low <= number <= high:
+        raise ApiError(f"{name} must be a whole number from {low} to {high}", 400)
+    return number
+
+
+def _album_id() -> int:
+    return whole_number(request_fields().get("album_id"), "album_id", 1, MAX_ALBUM_ID)
+
+
+def _quantity(low: int, default: Any = None) -> int:
+    return whole_number(request_fields().get("quantity", default), "quantity", low, cart_settings().MAX_QUANTITY)
+
+
+def _album(album_id: int) -> Album:
+    """The album from the store; 404 when it does not sell it, 503 when it cannot say."""
+    try:
+        album = get_clients().store.get_album(album_id)
+    except DownstreamError:
+        raise ApiError(STORE_DOWN, 503) from None
+    if album is None:
+        raise ApiError(f"album {album_id} is not sold here", 404)
+    return album
+
+
+def _check_wanted(album: Album, wanted: int) -> None:
+    limit = cart_settings().MAX_QUANTITY
+    if wanted > limit:
+        raise ApiError(f"You can have at most {limit} copies of an album in your cart.", 400)
+    if wanted > album.stock:
+        raise ApiError(f"Only {album.stock} of “{album.title}” in stock.", 409, available=album.stock)
+
+
+def _changed(message: str) -> BaseResponse:
+    """JSON clients get the new cart; forms go back to the cart page with a message."""
+    if wants_json():
+        cart_id = current_cart_id()
+        return jsonify({**priced_cart(cart_id).as_json(), "cart_id": cart_id, "message": message})
+    flash(message, "success")
+    return redirect(url_for("cart.show"), 303)
+
+
+def _cart_page() -> str:
+    try:
+        priced, store_down = priced_cart(current_cart_id()), False
+    except ApiError:
+        priced, store_down = None, True
+    return render_template("cart/index.html", cart=priced, store_down=store_down, active_tab="cart",
+                           max_quantity=cart_settings().MAX_QUANTITY)
+
+
+@bp.get("/")
+def index() -> BaseResponse:
+    """The cart service's home is the cart page."""
+    return redirect(url_for("cart.show"))
+
+
+@bp.get("/cart")
+def show() -> str:
+    """The cart page: covers, quantities, line totals and the total."""
+    return _cart_page()
+
+
+@bp.post("/add_to_cart")
+def add_to_cart() -> BaseResponse:
+    """Add copies of an album (from the store's shop page or a JSON client)."""
+    album_id, quantity = _album_id(), _quantity(1, default=1)
+    album = _album(album_id)
+    cart_id = current_cart_id(create=True)
+    assert cart_id is not None
+    with get_database(current_app).transaction() as session:
+        lock_cart(session, cart_id)
+        wanted = line_quantity(session, cart_id, album_id) + quantity
+        _check_wanted(album, wanted)
+        set_quantity(session, cart_id, album_id, wanted)
+    return _changed(f"Added “{album.title}” to your cart.")
+
+
+@bp.post("/update_quantity")
+def update_quantity() -> BaseResponse:
+    """Set how many copies of an album the cart holds; 0 removes it."""
+    album_id, quantity = _album_id(), _quantity(0)
+    cart_id = current_cart_id()
+    database = get_database(current_app)
+    if not cart_id or not line_quantity(database.session, cart_id, album_id):
+        raise ApiError(f"album {album_id} is not in your cart", 404)
+    if quantity == 0:
+        with database.transaction() as session:
+            remove_line(session, cart_id, album_id)
+        return _changed("Removed the album from your cart.")
+    album = _album(album_id)
+    _check_wanted(album, quantity)
+    with database.transaction() as session:
+        lock_cart(session, cart_id)
+        set_quantity(session, cart_id, album_id, quantity)
+    return _changed(f"Updated “{album.title}” to {quantity}.")
+
+
+@bp.post("/remove_item")
+def remove_item() -> BaseResponse:
+    """Take an album out of the cart (removing one that is not there changes nothing)."""
+    album_id = _album_id()
+    cart_id = current_cart_id()
+    if cart_id:
+        with get_database(current_app).transaction() as session:
+            remove_line(session, cart_id, album_id)
+    return _changed("Removed the album from your cart.")

@@ -1,0 +1,231 @@
+"""The checkout sequence: reserve stock, take payment, make the order, then empty the ordered lines.
+
+Every step is idempotent by the checkout's key: the store's reservation id is derived from it,
+the order service receives it as Idempotency-Key, and the attempt and its outcome are kept in the
+cart database, so submitting the same checkout twice makes one order and gets the same answer.
+Any failure after the reservation releases it and keeps the cart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
+
+from musicstore.cart import payment
+from musicstore.cart.clients import OrdersClient, StockUnavailable, StoreClient
+from musicstore.cart.items import cart_lines, remove_ordered
+from musicstore.cart.models import COMPLETED, FAILED, PENDING, CheckoutAttempt, utcnow
+from musicstore.cart.pricing import PricedCart, money, price_cart
+from musicstore.common.http import DownstreamError
+
+log = logging.getLogger(__name__)
+
+KEEP_CART = "Your cart has been kept and no payment was taken."
+STALE_AFTER = timedelta(minutes=2)  # a pending attempt this old was abandoned by a crashed worker
+
+
+@dataclass(frozen=True)
+class CheckoutOutcome:
+    """How a checkout ended: an order, or a message and the status to answer with."""
+
+    key: str
+    status: int
+    order_id: int | None = None
+    order_number: str | None = None
+    total: Decimal | None = None
+    tracking_url: str | None = None
+    error: str | None = None
+    repeated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the order was made."""
+        return self.error is None
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON answer of POST /process_payment."""
+        if not self.ok:
+            return {"error": self.error}
+        return {"order_id": self.order_id, "order_number": self.order_number,
+                "total": money(self.total or Decimal(0)), "tracking_url": self.tracking_url}
+
+
+class CheckoutRefused(Exception):
+    """The checkout cannot start: empty cart, a key of another cart, or one still in progress."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Checkout:
+    """What one checkout needs: the cart database, the two downstream clients, the payment latency."""
+
+    sessions: sessionmaker[Session]
+    store: StoreClient
+    orders: OrdersClient
+    latency_ms: int = 0
+    on_decline: Callable[[], None] = lambda: None
+    pending_wait: float = 30.0
+
+    def run(self, cart_id: str, key: str, form: payment.PaymentForm) -> CheckoutOutcome:
+        """Check out the cart once for this key; a repeat answers what the first attempt got."""
+        with self.sessions() as session:
+            existing = session.get(CheckoutAttempt, key)
+            lines = cart_lines(session, cart_id)
+        if existing is None:
+            if not lines:
+                raise CheckoutRefused("Your cart is empty.", 400)
+            existing = self._claim(cart_id, key)
+        if existing is not None:
+            repeat = self._repeat(cart_id, existing)
+            if repeat is not None:
+                return repeat
+        return self._proceed(cart_id, key, form, lines)
+
+    def _claim(self, cart_id: str, key: str) -> CheckoutAttempt | None:
+        """Record the attempt as pending; None when this request now owns it, else the one that exists."""
+        try:
+            with self.sessions.begin() as session:
+                session.add(CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING))
+            return None
+        except IntegrityError:
+            with self.sessions() as session:
+                return session.get(CheckoutAttempt, key)
+
+    def _repeat(self, cart_id: str, attempt: CheckoutAttempt) -> CheckoutOutcome | None:
+        """The recorded answer of an earlier attempt; None when an abandoned one is taken over."""
+        if attempt.cart_id != cart_id:
+            raise CheckoutRefused("This checkout key belongs to another cart.", 409)
+        if attempt.status == PENDING:
+            attempt = self._wait_for(attempt)
+        if attempt.status == PENDING:
+            if self._take_over(attempt):
+                return None
+            raise CheckoutRefused("This checkout is still being processed. Refresh in a moment.", 409)
+        return _outcome(attempt, repeated=True)
+
+    def _wait_for(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
+        """Wait (bounded) while another request finishes the same checkout, e.g. a double click."""
+
+        @retry(retry=retry_if_result(lambda a: a.status == PENDING), wait=wait_fixed(0.1),
+               stop=stop_after_delay(self.pending_wait))
+        def _reload() -> CheckoutAttempt:
+            with self.sessions() as session:
+                found = session.get(CheckoutAttempt, attempt.key)
+                assert found is not None
+                return found
+
+        try:
+            return _reload()
+        except RetryError as exc:
+            return exc.last_attempt.result()  # type: ignore[no-any-return]
+
+    def _take_over(self, attempt: CheckoutAttempt) -> bool:
+        """Claim a pending attempt nobody has touched for STALE_AFTER (its worker died)."""
+        touched = attempt.updated_at.replace(tzinfo=attempt.updated_at.tzinfo or UTC)
+        if utcnow() - touched < STALE_AFTER:
+            return False
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(CheckoutAttempt)
+                .where(CheckoutAttempt.key == attempt.key, CheckoutAttempt.status == PENDING,
+                       CheckoutAttempt.updated_at == attempt.updated_at)
+                .values(updated_at=utcnow()))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _proceed(self, cart_id: str, key: str, form: payment.PaymentForm, lines: dict[int, int]) -> CheckoutOutcome:
+        reservation_id = reservation_id_for(key)
+        try:
+            priced = price_cart(lines, self.store)
+        except DownstreamError as exc:
+            log.warning("checkout %s: store unavailable while pricing: %s", key, exc)
+            return self._fail(key, 503, f"We can't reach the store right now. {KEEP_CART}")
+        if priced.gone or not priced.lines:
+            return self._fail(key, 409, "Some albums in your cart are no longer sold. Please review your cart.")
+        try:
+            self.store.reserve(reservation_id, sorted(priced.quantities().items()))
+        except StockUnavailable as exc:
+            return self._fail(key, 409, _shortage_message(priced, exc))
+        except DownstreamError as exc:
+            log.warning("checkout %s: reservation failed: %s", key, exc)
+            return self._release_and_fail(key, 503, f"We couldn't reserve your albums right now. {KEEP_CART}")
+        result = payment.charge(form.card, self.latency_ms)
+        if not result.approved:
+            self.on_decline()
+            log.info("checkout %s: payment declined (%s ending %s)", key, form.card.brand, form.card.last4)
+            return self._release_and_fail(key, 402, f"{result.reason} Your cart has been kept.")
+        try:
+            order = self.orders.create_order(key, order_body(form, priced))
+        except DownstreamError as exc:
+            log.warning("checkout %s: order not made: %s", key, exc)
+            return self._release_and_fail(
+                key, 503, f"We couldn't place your order: the order service is not available. {KEEP_CART}")
+        if order.total != priced.total:
+            log.warning("checkout %s: order total %s differs from the cart's %s", key, order.total, priced.total)
+        with self.sessions.begin() as session:
+            remove_ordered(session, cart_id, priced.quantities())
+            attempt = session.get(CheckoutAttempt, key)
+            assert attempt is not None
+            attempt.status, attempt.order_id, attempt.order_number = COMPLETED, order.id, order.order_number
+            attempt.total, attempt.tracking_url = order.total, order.tracking_url
+        log.info("checkout %s: order %s placed for %s", key, order.order_number, money(order.total))
+        return _outcome(attempt, repeated=False)
+
+    def _release_and_fail(self, key: str, status: int, message: str) -> CheckoutOutcome:
+        try:
+            self.store.release(reservation_id_for(key))
+        except DownstreamError as exc:
+            # The store keeps the stock held until someone releases this reservation id by hand.
+            log.error("checkout %s: could not release reservation %s: %s", key, reservation_id_for(key), exc)
+        return self._fail(key, status, message)
+
+    def _fail(self, key: str, status: int, message: str) -> CheckoutOutcome:
+        with self.sessions.begin() as session:
+            attempt = session.get(CheckoutAttempt, key)
+            assert attempt is not None
+            attempt.status, attempt.error, attempt.error_status = FAILED, message, status
+        return _outcome(attempt, repeated=False)
+
+
+def reservation_id_for(key: str) -> str:
+    """The store reservation id of a checkout: derived from its idempotency key."""
+    return "cart-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def order_body(form: payment.PaymentForm, priced: PricedCart) -> dict[str, Any]:
+    """The order service's request body: customer, card brand and last four, and the priced lines."""
+    return {
+        "customer_name": form.name, "customer_email": form.email,
+        "card_brand": form.card.brand, "card_last4": form.card.last4,
+        "items": [{"album_id": line.album.id, "title": line.album.title, "artist": line.album.artist,
+                   "unit_price": money(line.album.price), "quantity": line.quantity} for line in priced.lines],
+    }
+
+
+def _shortage_message(priced: PricedCart, exc: StockUnavailable) -> str:
+    titles = {line.album.id: line.album.title for line in priced.lines}
+    parts = [f"only {s.available} of “{titles.get(s.album_id, s.album_id)}” left" for s in exc.shortages]
+    detail = "; ".join(parts) if parts else "an album sold out"
+    return f"Sorry, not enough stock: {detail}. Please adjust your cart."
+
+
+def _outcome(attempt: CheckoutAttempt, *, repeated: bool) -> CheckoutOutcome:
+    if attempt.status == FAILED:
+        return CheckoutOutcome(key=attempt.key, status=attempt.error_status or 400, error=attempt.error,
+                               repeated=repeated)
+    return CheckoutOutcome(key=attempt.key, status=200 if repeated else 201, order_id=attempt.order_id,
+                           order_number=attempt.order_number, total=attempt.total,
+                           tracking_url=attempt.tracking_url, repeated=repeated)

@@ -1,0 +1,107 @@
+"""The checkout page, the payment form's target and the confirmation page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask_limiter import Limiter
+from werkzeug.wrappers import Response
+
+from musicstore.cart.checkout import Checkout, CheckoutOutcome, CheckoutRefused
+from musicstore.cart.context import cart_settings, get_clients, priced_cart, request_fields
+from musicstore.cart.identity import cart_or_address, current_cart_id
+from musicstore.cart.models import COMPLETED, CheckoutAttempt
+from musicstore.cart.payment import InvalidPaymentForm, validate_payment_form
+from musicstore.common.db import get_database
+from musicstore.common.errors import ApiError, wants_json
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+FIX_FIELDS = "Please correct the highlighted fields."
+
+
+def _checkout_service() -> Checkout:
+    settings, clients = cart_settings(), get_clients()
+    declined = current_app.extensions["payments_declined"]
+    return Checkout(sessions=get_database(current_app).sessionmaker, store=clients.store, orders=clients.orders,
+                    latency_ms=settings.PAYMENT_LATENCY_MS, on_decline=declined.inc)
+
+
+def _page(values: Mapping[str, Any], errors: Mapping[str, str], status: int = 200,
+          key: str | None = None) -> tuple[str, int]:
+    """The checkout page, keeping what was typed except the card; a fresh key unless one is given."""
+    kept = {k: values.get(k, "") for k in ("name", "email")}
+    priced = priced_cart(current_cart_id())
+    return render_template("checkout/index.html", cart=priced, key=key or str(uuid.uuid4()), values=kept,
+                           errors=errors, active_tab="cart"), status
+
+
+def _invalid(values: Mapping[str, Any], errors: dict[str, str], key: str) -> Response | tuple[str, int]:
+    if wants_json():
+        response = jsonify({"error": FIX_FIELDS, "fields": errors})
+        response.status_code = 422
+        return response
+    flash(FIX_FIELDS, "error")
+    # Nothing was attempted yet, so the fixed form continues the same checkout with the same key.
+    return _page(values, errors, 422, key=key if IDEMPOTENCY_KEY.match(key) else None)
+
+
+def _answer(outcome: CheckoutOutcome, values: Mapping[str, Any]) -> Response | tuple[str, int]:
+    if wants_json():
+        response = jsonify(outcome.as_json())
+        response.status_code = outcome.status
+        return response
+    if outcome.ok:
+        return redirect(url_for("checkout.confirmation", key=outcome.key), 303)
+    flash(outcome.error or "The payment did not go through.", "error")
+    return _page(values, {}, outcome.status)
+
+
+def checkout_blueprint(limiter: Limiter) -> Blueprint:
+    """The checkout blueprint; payments are rate-limited per cart."""
+    bp = Blueprint("checkout", __name__)
+
+    @bp.get("/checkout")
+    def checkout() -> Response | tuple[str, int]:
+        """The order summary and the payment form."""
+        if not priced_cart(current_cart_id()).lines:
+            flash("Your cart is empty.", "info")
+            return redirect(url_for("cart.show"))
+        return _page({}, {})
+
+    @bp.post("/process_payment")
+    @limiter.limit(lambda: cart_settings().PAYMENT_RATE_LIMIT, key_func=cart_or_address)
+    def process_payment() -> Response | tuple[str, int]:
+        """Check the card, then reserve, pay and order once per idempotency key."""
+        values = request_fields()
+        key = str(values.get("idempotency_key") or "")
+        errors: dict[str, str] = {}
+        try:
+            form = validate_payment_form(values)
+        except InvalidPaymentForm as exc:
+            errors = exc.errors
+        if not IDEMPOTENCY_KEY.match(key):
+            errors["idempotency_key"] = "A checkout key (8-64 letters, digits, - _ . :) is required."
+        if errors:
+            return _invalid(values, errors, key)
+        cart_id = current_cart_id()
+        if not cart_id:
+            raise ApiError("Your cart is empty.", 400)
+        try:
+            outcome = _checkout_service().run(cart_id, key, form)
+        except CheckoutRefused as exc:
+            raise ApiError(exc.message, exc.status) from None
+        return _answer(outcome, values)
+
+    @bp.get("/confirmation/<key>")
+    def confirmation(key: str) -> str:
+        """The confirmation of a completed checkout: order number, total and tracking link."""
+        attempt = get_database(current_app).session.get(CheckoutAttempt, key)
+        if attempt is None or attempt.status != COMPLETED or attempt.cart_id != current_cart_id():
+            abort(404)
+        return render_template("checkout/confirmation.html", attempt=attempt, active_tab="cart")
+
+    return bp

@@ -1,0 +1,113 @@
+"""The cart's two downstreams: the store (albums, stock) and the order service (orders).
+
+JSON from either becomes a small typed object here, before a view or template sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from musicstore.common.http import DownstreamError, DownstreamRejected, ServiceClient
+
+
+@dataclass(frozen=True)
+class Album:
+    """An album as the store sells it now: its price and stock are the store's."""
+
+    id: int
+    title: str
+    artist: str
+    price: Decimal
+    stock: int
+    cover_url: str | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> Album:
+        """An album from the store's JSON; a malformed answer is a DownstreamError."""
+        try:
+            return cls(id=int(data["id"]), title=str(data["title"]), artist=str(data["artist"]),
+                       price=Decimal(str(data["price"])), stock=int(data["stock"]),
+                       cover_url=data.get("cover_url") or None)
+        except (KeyError, TypeError, ValueError, InvalidOperation):
+            raise DownstreamError("store", "malformed album in the store's answer") from None
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A line the store could not reserve."""
+
+    album_id: int
+    requested: int
+    available: int
+
+
+class StockUnavailable(Exception):
+    """The store refused a reservation: some lines exceed the stock (nothing was reserved)."""
+
+    def __init__(self, shortages: list[Shortage]) -> None:
+        super().__init__("not enough stock")
+        self.shortages = shortages
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """The order the order service made."""
+
+    id: int
+    order_number: str
+    total: Decimal
+    tracking_url: str | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> PlacedOrder:
+        """An order from the order service's JSON; a malformed answer is a DownstreamError."""
+        try:
+            return cls(id=int(data["id"]), order_number=str(data["order_number"]),
+                       total=Decimal(str(data["total"])), tracking_url=data.get("tracking_url") or None)
+        except (KeyError, TypeError, ValueError, InvalidOperation):
+            raise DownstreamError("orders", "malformed order in the order service's answer") from None
+
+
+class StoreClient(ServiceClient):
+    """The store's public album API and its internal stock API."""
+
+    service = "store"
+
+    def get_album(self, album_id: int) -> Album | None:
+        """One album, or None when the store does not sell it."""
+        try:
+            return Album.from_json(self.get(f"/api/album/{album_id}"))
+        except DownstreamRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def reserve(self, reservation_id: str, lines: list[tuple[int, int]]) -> None:
+        """Hold stock for every line, or raise StockUnavailable (idempotent by reservation id)."""
+        body = {"reservation_id": reservation_id,
+                "items": [{"album_id": a, "quantity": q} for a, q in lines]}
+        try:
+            self.post("/api/stock/reserve", body, idempotent=True)
+        except DownstreamRejected as exc:
+            if exc.status != 409:
+                raise
+            found = exc.body.get("unavailable", []) if isinstance(exc.body, dict) else []
+            raise StockUnavailable([Shortage(int(s["album_id"]), int(s["requested"]), int(s["available"]))
+                                    for s in found]) from None
+
+    def release(self, reservation_id: str) -> None:
+        """Give a reservation's stock back (idempotent by reservation id)."""
+        self.post("/api/stock/release", {"reservation_id": reservation_id}, idempotent=True)
+
+
+class OrdersClient(ServiceClient):
+    """The order service's internal API."""
+
+    service = "orders"
+
+    def create_order(self, idempotency_key: str, order: dict[str, Any]) -> PlacedOrder:
+        """Make the order once per idempotency key (the same key again gives the same order)."""
+        answer = self.post("/api/orders", order, idempotent=True, headers={"Idempotency-Key": idempotency_key})
+        return PlacedOrder.from_json(answer)

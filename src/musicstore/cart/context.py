@@ -1,0 +1,69 @@
+"""What the cart's views share: the settings, the two clients, the request's fields, the priced cart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, request
+
+from musicstore.cart.clients import OrdersClient, StoreClient
+from musicstore.cart.items import cart_lines, remove_line
+from musicstore.cart.pricing import PricedCart, price_cart
+from musicstore.cart.settings import CartSettings
+from musicstore.common.bodies import json_object
+from musicstore.common.db import get_database
+from musicstore.common.errors import ApiError
+from musicstore.common.http import DownstreamError
+
+STORE_DOWN = "We can't reach the store right now. Your cart is safe; please try again in a moment."
+
+
+@dataclass
+class Clients:
+    """The cart's clients of its two downstream services."""
+
+    store: StoreClient
+    orders: OrdersClient
+
+    @classmethod
+    def from_settings(cls, settings: CartSettings) -> Clients:
+        """Clients pointed at the service URLs, with the service token, timeout and retry bound."""
+        common = {"timeout": settings.HTTP_TIMEOUT, "token": settings.SERVICE_TOKEN, "retries": settings.HTTP_RETRIES}
+        return cls(store=StoreClient(settings.STORE_SERVICE_URL, **common),
+                   orders=OrdersClient(settings.ORDER_SERVICE_URL, **common))
+
+
+def get_clients(app: Flask | None = None) -> Clients:
+    """The clients bound to the app (tests replace them with fakes)."""
+    clients: Clients = (app or current_app).extensions["cart_clients"]
+    return clients
+
+
+def cart_settings() -> CartSettings:
+    """The running app's settings."""
+    settings: CartSettings = current_app.config["SETTINGS"]
+    return settings
+
+
+def request_fields() -> Mapping[str, Any]:
+    """The request's fields: its JSON object, or its form."""
+    return json_object() if request.is_json else request.form
+
+
+def priced_cart(cart_id: str | None) -> PricedCart:
+    """The cart priced by the store; lines of albums the store stopped selling are dropped."""
+    if not cart_id:
+        return PricedCart([], [])
+    database = get_database(current_app)
+    lines = cart_lines(database.session, cart_id)
+    try:
+        priced = price_cart(lines, get_clients().store)
+    except DownstreamError:
+        raise ApiError(STORE_DOWN, 503) from None
+    if priced.gone:
+        with database.transaction() as session:
+            for album_id in priced.gone:
+                remove_line(session, cart_id, album_id)
+    return priced

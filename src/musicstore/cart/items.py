@@ -1,0 +1,68 @@
+"""A cart's lines in the cart database: album ids and quantities, nothing the store owns."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from musicstore.cart.models import Cart, CartItem, utcnow
+
+
+def cart_lines(session: Session, cart_id: str) -> dict[int, int]:
+    """The cart's quantities by album id, oldest line first."""
+    rows = session.execute(
+        select(CartItem.album_id, CartItem.quantity).where(CartItem.cart_id == cart_id).order_by(CartItem.added_at)
+    )
+    return {album_id: quantity for album_id, quantity in rows}
+
+
+def line_quantity(session: Session, cart_id: str, album_id: int) -> int:
+    """How many copies of the album the cart holds (0 when none)."""
+    item = session.get(CartItem, (cart_id, album_id))
+    return item.quantity if item else 0
+
+
+def lock_cart(session: Session, cart_id: str) -> None:
+    """Touch the cart row (making it if new), so changes to one cart happen one at a time."""
+    touched = session.execute(update(Cart).where(Cart.id == cart_id).values(updated_at=utcnow()))
+    if touched.rowcount:  # type: ignore[attr-defined]
+        return
+    try:
+        with session.begin_nested():
+            session.add(Cart(id=cart_id))
+    except IntegrityError:
+        pass  # another first request made it: it is the same cart
+
+
+def set_quantity(session: Session, cart_id: str, album_id: int, quantity: int) -> None:
+    """Set a line's quantity (the cart must exist: lock_cart first); 0 removes the line."""
+    if quantity <= 0:
+        remove_line(session, cart_id, album_id)
+        return
+    item = session.get(CartItem, (cart_id, album_id))
+    if item is None:
+        session.add(CartItem(cart_id=cart_id, album_id=album_id, quantity=quantity, added_at=utcnow()))
+    else:
+        item.quantity = quantity
+    session.flush()
+
+
+def remove_line(session: Session, cart_id: str, album_id: int) -> bool:
+    """Take an album out of the cart; True when it was there."""
+    result = session.execute(delete(CartItem).where(CartItem.cart_id == cart_id, CartItem.album_id == album_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def remove_ordered(session: Session, cart_id: str, ordered: dict[int, int]) -> None:
+    """Take exactly the ordered copies out of the cart; lines added since stay."""
+    lock_cart(session, cart_id)
+    for album_id, quantity in ordered.items():
+        item = session.get(CartItem, (cart_id, album_id))
+        if item is None:
+            continue
+        if item.quantity <= quantity:
+            session.delete(item)
+        else:
+            item.quantity -= quantity
+    session.flush()

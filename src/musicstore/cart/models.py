@@ -1,0 +1,68 @@
+"""Carts, their lines, and the checkout attempts that make checkout idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from musicstore.common.db import Base
+
+PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
+
+
+def utcnow() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+class CartBase(Base):
+    """Declarative base of the cart's own tables."""
+
+    __abstract__ = True
+
+
+class Cart(CartBase):
+    """One visitor's cart, named by the opaque id in their cookie."""
+
+    __tablename__ = "carts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    items: Mapped[list[CartItem]] = relationship(
+        back_populates="cart", cascade="all, delete-orphan", order_by="CartItem.added_at"
+    )
+
+
+class CartItem(CartBase):
+    """How many copies of one album a cart holds; price and title always come from the store."""
+
+    __tablename__ = "cart_items"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_cart_items_quantity_positive"),)
+
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True)
+    album_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    cart: Mapped[Cart] = relationship(back_populates="items")
+
+
+class CheckoutAttempt(CartBase):
+    """One checkout, by its idempotency key, and how it ended (so a repeat gets the same answer)."""
+
+    __tablename__ = "checkout_attempts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cart_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | completed | failed
+    order_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    order_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    total: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), default=None)
+    tracking_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    error_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,35 @@
+"""The cart's settings, read from the environment in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from musicstore.common.settings import ServiceSettings, normalise_postgres_url, sqlite_url
+
+
+class CartSettings(ServiceSettings):
+    """Cart database, payment simulation, quantity and rate limits."""
+
+    CART_DB_PATH: Path | None = None
+    CART_DATABASE_URL: str = ""
+    PAYMENT_LATENCY_MS: int = Field(default=0, ge=0, le=60_000)
+    MAX_QUANTITY: int = Field(default=10, ge=1, le=1000)
+    PAYMENT_RATE_LIMIT: str = "10 per minute"
+    HTTP_RETRIES: int = Field(default=2, ge=0, le=5)
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file of the carts (when no PostgreSQL URL is set)."""
+        return self.CART_DB_PATH or self.DATA_DIR / "cart.db"
+
+    def database_url(self) -> str:
+        """CART_DATABASE_URL (PostgreSQL) when set, else the SQLite file."""
+        if self.CART_DATABASE_URL:
+            return normalise_postgres_url(self.CART_DATABASE_URL)
+        return sqlite_url(self.db_path)
+
+    def uses_sqlite(self) -> bool:
+        """True when the carts live in a SQLite file."""
+        return not self.CART_DATABASE_URL
