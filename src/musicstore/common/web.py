@@ -59,7 +59,8 @@ def _security_headers(response: Response) -> Response:
     forms = " ".join(sorted({settings.STORE_PUBLIC_URL, settings.CART_PUBLIC_URL, settings.ORDER_PUBLIC_URL}))
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        # Covers are served by the store and shown on the cart's pages too.
+        f"default-src 'self'; img-src 'self' data: {settings.STORE_PUBLIC_URL}; style-src 'self'; script-src 'self'; "
         f"form-action 'self' {forms}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
