@@ -19,15 +19,25 @@ from tests.cart.fakes import FakeOrders, FakeStore
 
 STORE_URL = "http://store.test"
 CART_URL = "http://cart.test"
-VALID_CARD = {"name": "Ada Lovelace", "email": "ada@example.com", "card_number": "4242 4242 4242 4242",
-              "expiry": "12/39", "cvv": "123"}
+VALID_CARD = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "card_number": "4242 4242 4242 4242",
+    "expiry": "12/39",
+    "cvv": "123",
+}
 
 
 def cart_settings(data_dir: Path, **overrides: Any) -> CartSettings:
     """Settings for a test cart."""
     values: dict[str, Any] = dict(
-        DATA_DIR=data_dir, SECRET_KEY="test-secret", ADMIN_PASSWORD="test-admin", SERVICE_TOKEN="test-token",
-        STORE_SERVICE_URL=STORE_URL, CART_SERVICE_URL=CART_URL, ORDER_SERVICE_URL="http://orders.test",
+        DATA_DIR=data_dir,
+        SECRET_KEY="test-secret",
+        ADMIN_PASSWORD="test-admin",
+        SERVICE_TOKEN="test-token",
+        STORE_SERVICE_URL=STORE_URL,
+        CART_SERVICE_URL=CART_URL,
+        ORDER_SERVICE_URL="http://orders.test",
     )
     values.update(overrides)
     return CartSettings(**values)

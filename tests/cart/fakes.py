@@ -21,8 +21,14 @@ class FakeStore:
 
     def add(self, album_id: int, *, title: str = "", price: str = "10.00", stock: int = 5) -> Album:
         """Put an album in the fake catalog."""
-        album = Album(id=album_id, title=title or f"Album {album_id}", artist=f"Artist {album_id}",
-                      price=Decimal(price), stock=stock, cover_url=f"http://store.test/covers/{album_id}.png")
+        album = Album(
+            id=album_id,
+            title=title or f"Album {album_id}",
+            artist=f"Artist {album_id}",
+            price=Decimal(price),
+            stock=stock,
+            cover_url=f"http://store.test/covers/{album_id}.png",
+        )
         self.albums[album_id] = album
         return album
 
@@ -74,8 +80,12 @@ class FakeOrders:
         self.orders.setdefault(idempotency_key, order)
         number = list(self.orders).index(idempotency_key) + 1
         total = sum(Decimal(i["unit_price"]) * i["quantity"] for i in self.orders[idempotency_key]["items"])
-        return PlacedOrder(id=number, order_number=f"ORD-{number:05d}", total=total,
-                           tracking_url=f"http://orders.test/track/ORD-{number:05d}")
+        return PlacedOrder(
+            id=number,
+            order_number=f"ORD-{number:05d}",
+            total=total,
+            tracking_url=f"http://orders.test/track/ORD-{number:05d}",
+        )
 
     def ping(self) -> bool:
         return not self.down

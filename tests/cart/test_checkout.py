@@ -52,7 +52,8 @@ def lines_of(sessions: sessionmaker[Session], cart_id: str = CART) -> dict[int, 
 
 
 def test_a_checkout_reserves_stock_makes_the_order_and_empties_the_ordered_lines(
-        checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     fill(sessions, {1: 2, 3: 1})
     outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
     assert outcome.ok and outcome.status == 201
@@ -62,12 +63,15 @@ def test_a_checkout_reserves_stock_makes_the_order_and_empties_the_ordered_lines
     assert order["card_brand"] == "visa" and order["card_last4"] == "4242"
     assert "4242424242424242" not in str(order)
     assert [(i["album_id"], i["unit_price"], i["quantity"]) for i in order["items"]] == [
-        (1, "12.99", 2), (3, "15.00", 1)]
+        (1, "12.99", 2),
+        (3, "15.00", 1),
+    ]
     assert lines_of(sessions) == {}
 
 
 def test_the_reservation_id_is_derived_from_the_idempotency_key(
-        checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore) -> None:
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+) -> None:
     fill(sessions, {1: 1})
     checkout.run(CART, "key-00000001", GOOD_CARD)
     assert list(store.reservations) == [reservation_id_for("key-00000001")]
@@ -75,10 +79,15 @@ def test_the_reservation_id_is_derived_from_the_idempotency_key(
 
 
 def test_a_declined_card_releases_the_reservation_and_keeps_the_cart(
-        sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     declines: list[int] = []
-    checkout = Checkout(sessions=sessions, store=store, orders=orders,  # type: ignore[arg-type]
-                        on_decline=lambda: declines.append(1))
+    checkout = Checkout(
+        sessions=sessions,
+        store=store,
+        orders=orders,  # type: ignore[arg-type]
+        on_decline=lambda: declines.append(1),
+    )
     fill(sessions, {1: 2})
     outcome = checkout.run(CART, "key-00000001", DECLINED_CARD)
     assert not outcome.ok and outcome.status == 402 and "declined" in (outcome.error or "")
@@ -88,7 +97,8 @@ def test_a_declined_card_releases_the_reservation_and_keeps_the_cart(
 
 
 def test_an_order_service_failure_releases_the_reservation_and_keeps_the_cart(
-        checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     orders.down = True
     fill(sessions, {1: 2, 2: 1})
     outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
@@ -99,7 +109,8 @@ def test_an_order_service_failure_releases_the_reservation_and_keeps_the_cart(
 
 
 def test_a_store_that_is_down_fails_clearly_and_keeps_the_cart(
-        checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     fill(sessions, {1: 1})
     store.down = True
     outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
@@ -108,7 +119,8 @@ def test_a_store_that_is_down_fails_clearly_and_keeps_the_cart(
 
 
 def test_not_enough_stock_names_the_album_and_reserves_nothing(
-        checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     fill(sessions, {1: 1, 2: 2})
     store.add(2, title="Kind of Blue", price="9.50", stock=1)
     outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
@@ -117,7 +129,8 @@ def test_not_enough_stock_names_the_album_and_reserves_nothing(
 
 
 def test_only_the_ordered_lines_leave_the_cart(
-        sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     fill(sessions, {1: 2})
 
     class AddsDuringCheckout(FakeOrders):
@@ -131,7 +144,8 @@ def test_only_the_ordered_lines_leave_the_cart(
 
 
 def test_repeating_a_checkout_returns_the_same_order_and_makes_no_second(
-        checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     fill(sessions, {1: 2})
     first = checkout.run(CART, "key-00000001", GOOD_CARD)
     fill(sessions, {1: 1})  # the cart changed since; the repeat must not order it
@@ -142,7 +156,8 @@ def test_repeating_a_checkout_returns_the_same_order_and_makes_no_second(
 
 
 def test_repeating_a_declined_checkout_declines_again_without_charging(
-        checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore) -> None:
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+) -> None:
     fill(sessions, {1: 1})
     first = checkout.run(CART, "key-00000001", DECLINED_CARD)
     again = checkout.run(CART, "key-00000001", GOOD_CARD)
@@ -151,12 +166,14 @@ def test_repeating_a_declined_checkout_declines_again_without_charging(
 
 
 def test_two_simultaneous_submits_of_one_checkout_make_one_order(
-        sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> None:
+    sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
     checkout = Checkout(sessions=sessions, store=store, orders=orders, latency_ms=200)  # type: ignore[arg-type]
     fill(sessions, {1: 1})
     results = []
-    threads = [threading.Thread(target=lambda: results.append(checkout.run(CART, "key-00000001", GOOD_CARD)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(checkout.run(CART, "key-00000001", GOOD_CARD))) for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:

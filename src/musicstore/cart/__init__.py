@@ -23,9 +23,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     """Build the cart app from settings (read from the environment when not given)."""
     settings = settings or CartSettings()
-    app = Flask("cart", root_path=str(Path(__file__).parent))
+    app = Flask(__name__, static_url_path="/static/cart")
     # Own cookie name: on one host (localhost) every service's "session" cookie would collide.
-    limiter = init_common(app, settings, extra={"SESSION_COOKIE_NAME": "cart_session", **config})
+    limiter = init_common(app, "cart", settings, extra={"SESSION_COOKIE_NAME": "cart_session", **config})
     init_identity(app)
     app.jinja_env.filters["money"] = money
     if settings.uses_sqlite():
@@ -33,14 +33,19 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     Database(settings.database_url()).init_app(app)
     app.extensions["cart_clients"] = Clients.from_settings(settings)
     app.extensions["payments_declined"] = get_metrics(app).counter(
-        "payments_declined_total", "Simulated payments declined (test card numbers)")
+        "payments_declined_total", "Simulated payments declined (test card numbers)"
+    )
     app.register_blueprint(cart.bp)
     app.register_blueprint(checkout_views.checkout_blueprint(limiter))
     app.register_blueprint(api.bp)
-    app.register_blueprint(health_blueprint(downstreams={
-        "store": lambda: get_clients(app).store.ping(),
-        "orders": lambda: get_clients(app).orders.ping(),
-    }))
+    app.register_blueprint(
+        health_blueprint(
+            downstreams={
+                "store": lambda: get_clients(app).store.ping(),
+                "orders": lambda: get_clients(app).orders.ping(),
+            }
+        )
+    )
     csrf.exempt(api.bp)
     return app
 

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from musicstore.cart.clients import Album
 from musicstore.cart.context import STORE_DOWN, cart_settings, get_clients, priced_cart, request_fields
 from musicstore.cart.identity import current_cart_id
-from musicstore.cart.items import lock_cart, line_quantity, remove_line, set_quantity
+from musicstore.cart.items import line_quantity, lock_cart, remove_line, set_quantity
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError, error_response, wants_json
 from musicstore.common.http import DownstreamError
@@ -84,8 +84,13 @@ def _cart_page() -> str:
         priced, store_down = priced_cart(current_cart_id()), False
     except ApiError:
         priced, store_down = None, True
-    return render_template("cart/index.html", cart=priced, store_down=store_down, active_tab="cart",
-                           max_quantity=cart_settings().MAX_QUANTITY)
+    return render_template(
+        "cart/index.html",
+        cart=priced,
+        store_down=store_down,
+        active_tab="cart",
+        max_quantity=cart_settings().MAX_QUANTITY,
+    )
 
 
 @bp.get("/")

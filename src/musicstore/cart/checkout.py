@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -56,8 +56,12 @@ class CheckoutOutcome:
         """The JSON answer of POST /process_payment."""
         if not self.ok:
             return {"error": self.error}
-        return {"order_id": self.order_id, "order_number": self.order_number,
-                "total": money(self.total or Decimal(0)), "tracking_url": self.tracking_url}
+        return {
+            "order_id": self.order_id,
+            "order_number": self.order_number,
+            "total": money(self.total or Decimal(0)),
+            "tracking_url": self.tracking_url,
+        }
 
 
 class CheckoutRefused(Exception):
@@ -120,8 +124,11 @@ class Checkout:
     def _wait_for(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
         """Wait (bounded) while another request finishes the same checkout, e.g. a double click."""
 
-        @retry(retry=retry_if_result(lambda a: a.status == PENDING), wait=wait_fixed(0.1),
-               stop=stop_after_delay(self.pending_wait))
+        @retry(
+            retry=retry_if_result(lambda a: a.status == PENDING),
+            wait=wait_fixed(0.1),
+            stop=stop_after_delay(self.pending_wait),
+        )
         def _reload() -> CheckoutAttempt:
             with self.sessions() as session:
                 found = session.get(CheckoutAttempt, attempt.key)
@@ -131,7 +138,7 @@ class Checkout:
         try:
             return _reload()
         except RetryError as exc:
-            return exc.last_attempt.result()  # type: ignore[no-any-return]
+            return exc.last_attempt.result()
 
     def _take_over(self, attempt: CheckoutAttempt) -> bool:
         """Claim a pending attempt nobody has touched for STALE_AFTER (its worker died)."""
@@ -141,9 +148,13 @@ class Checkout:
         with self.sessions.begin() as session:
             result = session.execute(
                 update(CheckoutAttempt)
-                .where(CheckoutAttempt.key == attempt.key, CheckoutAttempt.status == PENDING,
-                       CheckoutAttempt.updated_at == attempt.updated_at)
-                .values(updated_at=utcnow()))
+                .where(
+                    CheckoutAttempt.key == attempt.key,
+                    CheckoutAttempt.status == PENDING,
+                    CheckoutAttempt.updated_at == attempt.updated_at,
+                )
+                .values(updated_at=utcnow())
+            )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def _proceed(self, cart_id: str, key: str, form: payment.PaymentForm, lines: dict[int, int]) -> CheckoutOutcome:
@@ -172,7 +183,8 @@ class Checkout:
         except DownstreamError as exc:
             log.warning("checkout %s: order not made: %s", key, exc)
             return self._release_and_fail(
-                key, 503, f"We couldn't place your order: the order service is not available. {KEEP_CART}")
+                key, 503, f"We couldn't place your order: the order service is not available. {KEEP_CART}"
+            )
         if order.total != priced.total:
             log.warning("checkout %s: order total %s differs from the cart's %s", key, order.total, priced.total)
         with self.sessions.begin() as session:
@@ -208,10 +220,20 @@ def reservation_id_for(key: str) -> str:
 def order_body(form: payment.PaymentForm, priced: PricedCart) -> dict[str, Any]:
     """The order service's request body: customer, card brand and last four, and the priced lines."""
     return {
-        "customer_name": form.name, "customer_email": form.email,
-        "card_brand": form.card.brand, "card_last4": form.card.last4,
-        "items": [{"album_id": line.album.id, "title": line.album.title, "artist": line.album.artist,
-                   "unit_price": money(line.album.price), "quantity": line.quantity} for line in priced.lines],
+        "customer_name": form.name,
+        "customer_email": form.email,
+        "card_brand": form.card.brand,
+        "card_last4": form.card.last4,
+        "items": [
+            {
+                "album_id": line.album.id,
+                "title": line.album.title,
+                "artist": line.album.artist,
+                "unit_price": money(line.album.price),
+                "quantity": line.quantity,
+            }
+            for line in priced.lines
+        ],
     }
 
 
@@ -224,8 +246,15 @@ def _shortage_message(priced: PricedCart, exc: StockUnavailable) -> str:
 
 def _outcome(attempt: CheckoutAttempt, *, repeated: bool) -> CheckoutOutcome:
     if attempt.status == FAILED:
-        return CheckoutOutcome(key=attempt.key, status=attempt.error_status or 400, error=attempt.error,
-                               repeated=repeated)
-    return CheckoutOutcome(key=attempt.key, status=200 if repeated else 201, order_id=attempt.order_id,
-                           order_number=attempt.order_number, total=attempt.total,
-                           tracking_url=attempt.tracking_url, repeated=repeated)
+        return CheckoutOutcome(
+            key=attempt.key, status=attempt.error_status or 400, error=attempt.error, repeated=repeated
+        )
+    return CheckoutOutcome(
+        key=attempt.key,
+        status=200 if repeated else 201,
+        order_id=attempt.order_id,
+        order_number=attempt.order_number,
+        total=attempt.total,
+        tracking_url=attempt.tracking_url,
+        repeated=repeated,
+    )

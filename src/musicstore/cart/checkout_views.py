@@ -26,17 +26,24 @@ FIX_FIELDS = "Please correct the highlighted fields."
 def _checkout_service() -> Checkout:
     settings, clients = cart_settings(), get_clients()
     declined = current_app.extensions["payments_declined"]
-    return Checkout(sessions=get_database(current_app).sessionmaker, store=clients.store, orders=clients.orders,
-                    latency_ms=settings.PAYMENT_LATENCY_MS, on_decline=declined.inc)
+    return Checkout(
+        sessions=get_database(current_app).sessionmaker,
+        store=clients.store,
+        orders=clients.orders,
+        latency_ms=settings.PAYMENT_LATENCY_MS,
+        on_decline=declined.inc,
+    )
 
 
-def _page(values: Mapping[str, Any], errors: Mapping[str, str], status: int = 200,
-          key: str | None = None) -> tuple[str, int]:
+def _page(
+    values: Mapping[str, Any], errors: Mapping[str, str], status: int = 200, key: str | None = None
+) -> tuple[str, int]:
     """The checkout page, keeping what was typed except the card; a fresh key unless one is given."""
     kept = {k: values.get(k, "") for k in ("name", "email")}
     priced = priced_cart(current_cart_id())
-    return render_template("checkout/index.html", cart=priced, key=key or str(uuid.uuid4()), values=kept,
-                           errors=errors, active_tab="cart"), status
+    return render_template(
+        "checkout/index.html", cart=priced, key=key or str(uuid.uuid4()), values=kept, errors=errors, active_tab="cart"
+    ), status
 
 
 def _invalid(values: Mapping[str, Any], errors: dict[str, str], key: str) -> Response | tuple[str, int]:

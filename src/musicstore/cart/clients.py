@@ -27,9 +27,14 @@ class Album:
     def from_json(cls, data: Any) -> Album:
         """An album from the store's JSON; a malformed answer is a DownstreamError."""
         try:
-            return cls(id=int(data["id"]), title=str(data["title"]), artist=str(data["artist"]),
-                       price=Decimal(str(data["price"])), stock=int(data["stock"]),
-                       cover_url=data.get("cover_url") or None)
+            return cls(
+                id=int(data["id"]),
+                title=str(data["title"]),
+                artist=str(data["artist"]),
+                price=Decimal(str(data["price"])),
+                stock=int(data["stock"]),
+                cover_url=data.get("cover_url") or None,
+            )
         except (KeyError, TypeError, ValueError, InvalidOperation):
             raise DownstreamError("store", "malformed album in the store's answer") from None
 
@@ -64,8 +69,12 @@ class PlacedOrder:
     def from_json(cls, data: Any) -> PlacedOrder:
         """An order from the order service's JSON; a malformed answer is a DownstreamError."""
         try:
-            return cls(id=int(data["id"]), order_number=str(data["order_number"]),
-                       total=Decimal(str(data["total"])), tracking_url=data.get("tracking_url") or None)
+            return cls(
+                id=int(data["id"]),
+                order_number=str(data["order_number"]),
+                total=Decimal(str(data["total"])),
+                tracking_url=data.get("tracking_url") or None,
+            )
         except (KeyError, TypeError, ValueError, InvalidOperation):
             raise DownstreamError("orders", "malformed order in the order service's answer") from None
 
@@ -86,16 +95,16 @@ class StoreClient(ServiceClient):
 
     def reserve(self, reservation_id: str, lines: list[tuple[int, int]]) -> None:
         """Hold stock for every line, or raise StockUnavailable (idempotent by reservation id)."""
-        body = {"reservation_id": reservation_id,
-                "items": [{"album_id": a, "quantity": q} for a, q in lines]}
+        body = {"reservation_id": reservation_id, "items": [{"album_id": a, "quantity": q} for a, q in lines]}
         try:
             self.post("/api/stock/reserve", body, idempotent=True)
         except DownstreamRejected as exc:
             if exc.status != 409:
                 raise
             found = exc.body.get("unavailable", []) if isinstance(exc.body, dict) else []
-            raise StockUnavailable([Shortage(int(s["album_id"]), int(s["requested"]), int(s["available"]))
-                                    for s in found]) from None
+            raise StockUnavailable(
+                [Shortage(int(s["album_id"]), int(s["requested"]), int(s["available"])) for s in found]
+            ) from None
 
     def release(self, reservation_id: str) -> None:
         """Give a reservation's stock back (idempotent by reservation id)."""

@@ -30,9 +30,11 @@ class Clients:
     @classmethod
     def from_settings(cls, settings: CartSettings) -> Clients:
         """Clients pointed at the service URLs, with the service token, timeout and retry bound."""
-        common = {"timeout": settings.HTTP_TIMEOUT, "token": settings.SERVICE_TOKEN, "retries": settings.HTTP_RETRIES}
-        return cls(store=StoreClient(settings.STORE_SERVICE_URL, **common),
-                   orders=OrdersClient(settings.ORDER_SERVICE_URL, **common))
+        timeout, token, retries = settings.HTTP_TIMEOUT, settings.SERVICE_TOKEN, settings.HTTP_RETRIES
+        return cls(
+            store=StoreClient(settings.STORE_SERVICE_URL, timeout=timeout, token=token, retries=retries),
+            orders=OrdersClient(settings.ORDER_SERVICE_URL, timeout=timeout, token=token, retries=retries),
+        )
 
 
 def get_clients(app: Flask | None = None) -> Clients:

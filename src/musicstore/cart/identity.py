@@ -29,7 +29,7 @@ def current_cart_id(*, create: bool = False) -> str | None:
             return raw
     if not create:
         return None
-    g.cart_id = secrets.token_urlsafe(24)
+    g.cart_id, g.cart_is_new = secrets.token_urlsafe(24), True
     return str(g.cart_id)
 
 
@@ -40,13 +40,19 @@ def cart_or_address() -> str:
 
 
 def _remember_cart(response: Response) -> Response:
-    """Hand a cart id made during the request back as the cookie and the X-Cart-Id header."""
+    """Echo the cart id in X-Cart-Id; a cart made during the request also gets its cookie."""
     cart_id = g.get("cart_id")
     if cart_id:
         response.headers[CART_HEADER] = cart_id
-        if request.cookies.get(CART_COOKIE) != cart_id:
-            response.set_cookie(CART_COOKIE, cart_id, max_age=CART_COOKIE_MAX_AGE, httponly=True,
-                                samesite="Lax", secure=request.is_secure)
+        if g.get("cart_is_new"):
+            response.set_cookie(
+                CART_COOKIE,
+                cart_id,
+                max_age=CART_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure,
+            )
     return response
 
 

@@ -32,10 +32,16 @@ class PricedLine:
 
     def as_json(self) -> dict[str, Any]:
         """The line as GET /api/cart answers it."""
-        return {"album_id": self.album.id, "title": self.album.title, "artist": self.album.artist,
-                "unit_price": money(self.album.price), "quantity": self.quantity,
-                "line_total": money(self.line_total), "cover_url": self.album.cover_url,
-                "stock": self.album.stock}
+        return {
+            "album_id": self.album.id,
+            "title": self.album.title,
+            "artist": self.album.artist,
+            "unit_price": money(self.album.price),
+            "quantity": self.quantity,
+            "line_total": money(self.line_total),
+            "cover_url": self.album.cover_url,
+            "stock": self.album.stock,
+        }
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,7 @@ class PricedCart:
 
     def as_json(self) -> dict[str, Any]:
         """The cart as GET /api/cart answers it."""
-        return {"items": [line.as_json() for line in self.lines], "total": money(self.total),
-                "count": self.count}
+        return {"items": [line.as_json() for line in self.lines], "total": money(self.total), "count": self.count}
 
 
 def price_cart(lines: dict[int, int], store: StoreClient) -> PricedCart:

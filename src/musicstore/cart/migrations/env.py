@@ -17,8 +17,7 @@ def run_migrations_online() -> None:
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": LOCK_ID})
             connection.commit()
         try:
-            context.configure(connection=connection, target_metadata=CartBase.metadata,
-                              render_as_batch=not postgres)
+            context.configure(connection=connection, target_metadata=CartBase.metadata, render_as_batch=not postgres)
             with context.begin_transaction():
                 context.run_migrations()
         finally:

@@ -1,0 +1,224 @@
+"""The cart's pages, parsed as HTML, and POST /process_payment for forms and JSON."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bs4 import BeautifulSoup
+from flask import Flask
+from flask.testing import FlaskClient
+
+from musicstore.common.db import get_database
+from tests.cart.conftest import STORE_URL, VALID_CARD, cart_settings, csrf_token, make_app, page, quantities
+from tests.cart.fakes import FakeOrders, FakeStore
+
+
+def fill(client: FlaskClient, lines: dict[int, int]) -> None:
+    for album_id, quantity in lines.items():
+        client.post("/add_to_cart", json={"album_id": album_id, "quantity": quantity}).close()
+
+
+def pay_json(client: FlaskClient, key: str | None = None, **card: str) -> Any:
+    return client.post("/process_payment", json={**VALID_CARD, **card, "idempotency_key": key or str(uuid.uuid4())})
+
+
+def test_the_home_redirects_to_the_cart_page(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/cart")
+
+
+def test_the_cart_page_shows_covers_quantities_totals_and_its_own_assets(client: FlaskClient) -> None:
+    fill(client, {1: 2, 2: 1})
+    html = page(client, "/cart")
+    rows = html.select("tr.cart-line")
+    assert [r.select_one(".line-title").text for r in rows] == ["Blue Train", "Kind of Blue"]
+    assert rows[0].select_one("img.cover")["src"] == "http://store.test/covers/1.png"
+    assert rows[0].select_one('input[name="quantity"]')["value"] == "2"
+    assert rows[0].select_one(".line-total").text.strip() == "$25.98"
+    assert html.select_one("#cart-total").text == "$35.48"
+    assert all(form.select_one('input[name="csrf_token"]')["value"] for form in html.select("main form"))
+    assert html.select_one('script[src="/static/cart/cart.js"]') is not None
+    assert html.select_one("nav a.active").text == "Cart"
+    assert html.find("a", string="Continue shopping")["href"] == f"{STORE_URL}/"
+
+
+def test_the_cart_page_lets_the_store_covers_through_its_csp(client: FlaskClient) -> None:
+    csp = client.get("/cart").headers["Content-Security-Policy"]
+    assert f"img-src 'self' data: {STORE_URL}" in csp and "script-src 'self'" in csp
+
+
+def test_the_static_script_and_styles_are_served(client: FlaskClient) -> None:
+    for name in ("cart.js", "cart.css"):
+        response = client.get(f"/static/cart/{name}")
+        assert response.status_code == 200
+        response.close()
+
+
+def test_an_empty_cart_page_says_so(client: FlaskClient) -> None:
+    assert "Your cart is empty." in page(client, "/cart").select_one(".cart-empty").text
+
+
+def test_the_cart_page_says_the_store_is_down_and_keeps_the_cart(client: FlaskClient, store: FakeStore) -> None:
+    fill(client, {1: 1})
+    store.down = True
+    assert "can't reach the store" in page(client, "/cart").select_one(".store-down").text
+    store.down = False
+    assert quantities(client) == {1: 1}
+
+
+def test_a_refused_form_change_shows_the_cart_page_with_the_message(client: FlaskClient) -> None:
+    fill(client, {2: 1})
+    token = csrf_token(client)
+    response = client.post("/update_quantity", data={"album_id": "2", "quantity": "5", "csrf_token": token})
+    assert response.status_code == 409
+    assert "Only 2 of “Kind of Blue” in stock." in response.get_data(as_text=True)
+    assert quantities(client) == {2: 1}
+
+
+def test_checkout_with_an_empty_cart_goes_back_to_the_cart(client: FlaskClient) -> None:
+    response = client.get("/checkout")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/cart")
+
+
+def test_the_checkout_page_has_the_summary_the_card_form_and_a_fresh_key(client: FlaskClient) -> None:
+    fill(client, {1: 1})
+    first, second = page(client, "/checkout"), page(client, "/checkout")
+    keys = [p.select_one('input[name="idempotency_key"]')["value"] for p in (first, second)]
+    assert keys[0] != keys[1] and str(uuid.UUID(keys[0])) == keys[0]
+    form = first.select_one("form#payment-form")
+    assert {i["name"] for i in form.select("input")} == {
+        "csrf_token",
+        "idempotency_key",
+        "name",
+        "email",
+        "card_number",
+        "expiry",
+        "cvv",
+    }
+    assert first.select_one("#checkout-total").text == "$12.99"
+
+
+def test_paying_by_form_redirects_to_the_confirmation_with_the_order_and_tracking_link(
+    client: FlaskClient, orders: FakeOrders
+) -> None:
+    fill(client, {1: 2})
+    html = page(client, "/checkout")
+    key = html.select_one('input[name="idempotency_key"]')["value"]
+    data = {**VALID_CARD, "idempotency_key": key, "csrf_token": csrf_token(client)}
+    response = client.post("/process_payment", data=data)
+    assert response.status_code == 303
+    confirmation = page(client, response.headers["Location"])
+    assert confirmation.select_one("#order-number").text == "ORD-00001"
+    assert confirmation.select_one("#order-total").text == "$25.98"
+    assert confirmation.select_one("#tracking-link")["href"] == "http://orders.test/track/ORD-00001"
+    assert quantities(client) == {}
+    again = client.post("/process_payment", data=data)  # a refresh of the POST
+    assert again.status_code == 303 and again.headers["Location"] == response.headers["Location"]
+    assert len(orders.orders) == 1
+
+
+def test_a_confirmation_is_only_shown_to_its_own_cart(app: Flask, client: FlaskClient) -> None:
+    fill(client, {1: 1})
+    key = str(uuid.uuid4())
+    assert pay_json(client, key).status_code == 201
+    stranger = app.test_client()
+    assert stranger.get(f"/confirmation/{key}").status_code == 404
+    assert client.get(f"/confirmation/{key}").status_code == 200
+
+
+def test_paying_by_json_answers_201_with_the_order(client: FlaskClient) -> None:
+    fill(client, {1: 1, 3: 2})
+    response = pay_json(client)
+    assert response.status_code == 201
+    body = response.get_json()
+    assert (body["order_id"], body["order_number"], body["total"]) == (1, "ORD-00001", "42.99")
+
+
+def test_an_invalid_card_is_a_422_with_field_errors_and_the_cart_untouched(
+    client: FlaskClient, store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(client, {1: 1})
+    response = pay_json(client, card_number="1234", expiry="01/20", cvv="1")
+    assert response.status_code == 422
+    assert set(response.get_json()["fields"]) == {"card_number", "expiry", "cvv"}
+    assert quantities(client) == {1: 1} and store.stock(1) == 5 and orders.orders == {}
+
+
+def test_an_invalid_card_by_form_shows_the_errors_beside_the_fields_and_keeps_the_key(client: FlaskClient) -> None:
+    fill(client, {1: 1})
+    key = str(uuid.uuid4())
+    data = {**VALID_CARD, "card_number": "12", "idempotency_key": key, "csrf_token": csrf_token(client)}
+    response = client.post("/process_payment", data=data)
+    assert response.status_code == 422
+    html = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    assert "13 to 19 digits" in html.select_one("#card_number-error").text
+    assert html.select_one('input[name="idempotency_key"]')["value"] == key
+    assert html.select_one('input[name="name"]')["value"] == "Ada Lovelace"
+    assert html.select_one('input[name="card_number"]')["value"] == ""
+
+
+def test_a_missing_idempotency_key_is_a_field_error(client: FlaskClient) -> None:
+    fill(client, {1: 1})
+    response = client.post("/process_payment", json=VALID_CARD)
+    assert response.status_code == 422 and "idempotency_key" in response.get_json()["fields"]
+
+
+def test_a_declined_card_is_a_402_counted_in_the_metrics_and_the_cart_is_kept(
+    client: FlaskClient, store: FakeStore
+) -> None:
+    fill(client, {1: 1})
+    response = pay_json(client, card_number="4000 0000 0000 0002")
+    assert response.status_code == 402 and "declined" in response.get_json()["error"]
+    assert quantities(client) == {1: 1} and store.stock(1) == 5
+    assert "payments_declined_total 1.0" in client.get("/metrics").get_data(as_text=True)
+
+
+def test_a_declined_card_by_form_shows_the_message_and_a_new_key(client: FlaskClient) -> None:
+    fill(client, {1: 1})
+    data = {
+        **VALID_CARD,
+        "card_number": "4000000000000002",
+        "idempotency_key": "k-declined-1",
+        "csrf_token": csrf_token(client),
+    }
+    response = client.post("/process_payment", data=data)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 402 and "Your card was declined." in text
+    assert 'value="k-declined-1"' not in text
+
+
+def test_paying_with_an_empty_cart_is_a_400(client: FlaskClient) -> None:
+    assert pay_json(client).status_code == 400
+
+
+def test_the_order_service_down_at_payment_is_a_503_and_the_cart_is_kept(
+    client: FlaskClient, store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(client, {1: 2})
+    orders.down = True
+    response = pay_json(client)
+    assert response.status_code == 503 and "order service" in response.get_json()["error"]
+    assert quantities(client) == {1: 2} and store.stock(1) == 5
+
+
+def test_payments_are_rate_limited_per_cart_with_retry_after(
+    data_dir: Path, store: FakeStore, orders: FakeOrders
+) -> None:
+    app = make_app(cart_settings(data_dir, PAYMENT_RATE_LIMIT="2 per minute"), store, orders)
+    first, second = app.test_client(), app.test_client()
+    fill(first, {1: 1})
+    fill(second, {1: 1})
+    statuses = [pay_json(first, card_number="4000000000000002").status_code for _ in range(3)]
+    assert statuses == [402, 402, 429]
+    assert int(pay_json(first).headers["Retry-After"]) > 0
+    assert pay_json(second).status_code == 201  # another cart, same address: not throttled
+    get_database(app).dispose()
+
+
+def test_readyz_reports_store_and_orders_as_downstreams(client: FlaskClient, orders: FakeOrders) -> None:
+    orders.down = True
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["downstreams"] == {"store": "up", "orders": "down"}
