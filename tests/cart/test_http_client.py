@@ -1,0 +1,128 @@
+"""The shared HTTP client base and the cart's two clients, on a scripted transport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask, g
+from requests.adapters import BaseAdapter
+
+from musicstore.cart.clients import OrdersClient, StockUnavailable, StoreClient
+from musicstore.common.http import DownstreamError, DownstreamRejected, DownstreamUnavailable
+
+Answer = Callable[[requests.PreparedRequest], requests.Response]
+
+
+class ScriptedAdapter(BaseAdapter):
+    """Answers each request with the next step of a script, and remembers the requests."""
+
+    def __init__(self, *steps: Any) -> None:
+        super().__init__()
+        self.steps = list(steps)
+        self.sent: list[requests.PreparedRequest] = []
+        self.timeouts: list[Any] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.sent.append(request)
+        self.timeouts.append(kwargs.get("timeout"))
+        step = self.steps.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        status, body = step
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps(body).encode()
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def client_with(cls: type, *steps: Any, retries: int = 2) -> tuple[Any, ScriptedAdapter]:
+    adapter = ScriptedAdapter(*steps)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    return cls("http://svc.test", timeout=2.5, token="tok", retries=retries, backoff=0, session=session), adapter
+
+
+ALBUM = {"id": 7, "title": "Blue", "artist": "Joni", "genre": "Folk", "year": 1971, "price": "12.99", "stock": 3,
+         "cover_url": None}
+
+
+def test_a_get_becomes_a_typed_album_with_a_decimal_price() -> None:
+    store, adapter = client_with(StoreClient, (200, ALBUM))
+    album = store.get_album(7)
+    assert album is not None and album.price == Decimal("12.99") and album.stock == 3
+    assert adapter.timeouts == [2.5] and adapter.sent[0].headers["Authorization"] == "Bearer tok"
+
+
+def test_an_unknown_album_is_none() -> None:
+    store, _ = client_with(StoreClient, (404, {"error": "album 7 not found"}))
+    assert store.get_album(7) is None
+
+
+def test_a_malformed_album_is_a_downstream_error() -> None:
+    store, _ = client_with(StoreClient, (200, {"id": 7}))
+    with pytest.raises(DownstreamError):
+        store.get_album(7)
+
+
+def test_gets_are_retried_a_bounded_number_of_times_after_timeouts_and_5xx() -> None:
+    store, adapter = client_with(StoreClient, requests.Timeout(), (503, {}), (200, ALBUM))
+    assert store.get_album(7) is not None and len(adapter.sent) == 3
+
+
+def test_after_the_last_retry_the_error_says_what_happened() -> None:
+    store, adapter = client_with(StoreClient, requests.ConnectionError(), requests.Timeout(), requests.Timeout())
+    with pytest.raises(DownstreamUnavailable, match="no answer within 2.5s"):
+        store.get_album(7)
+    assert len(adapter.sent) == 3
+
+
+def test_a_post_without_an_idempotency_key_is_never_retried() -> None:
+    store, adapter = client_with(StoreClient, requests.Timeout(), (200, {}))
+    with pytest.raises(DownstreamUnavailable):
+        store.post("/api/anything", {}, idempotent=False)
+    assert len(adapter.sent) == 1
+
+
+def test_an_order_post_carries_its_idempotency_key_and_is_retried() -> None:
+    order = {"id": 1, "order_number": "ORD-1", "total": "12.99", "tracking_url": "http://o/t/ORD-1"}
+    orders, adapter = client_with(OrdersClient, (502, {}), (201, order))
+    placed = orders.create_order("key-1", {"items": []})
+    assert placed.order_number == "ORD-1" and placed.total == Decimal("12.99")
+    assert [r.headers["Idempotency-Key"] for r in adapter.sent] == ["key-1", "key-1"]
+
+
+def test_a_4xx_is_rejected_at_once_with_the_services_message() -> None:
+    orders, adapter = client_with(OrdersClient, (422, {"error": "items: too short"}))
+    with pytest.raises(DownstreamRejected, match="items: too short"):
+        orders.create_order("key-1", {})
+    assert len(adapter.sent) == 1
+
+
+def test_a_refused_reservation_lists_the_shortages() -> None:
+    body = {"error": "not enough stock", "unavailable": [{"album_id": 7, "requested": 3, "available": 1}]}
+    store, _ = client_with(StoreClient, (409, body))
+    with pytest.raises(StockUnavailable) as caught:
+        store.reserve("res-1", [(7, 3)])
+    assert [(s.album_id, s.requested, s.available) for s in caught.value.shortages] == [(7, 3, 1)]
+
+
+def test_the_request_id_travels_downstream() -> None:
+    store, adapter = client_with(StoreClient, (200, ALBUM))
+    with Flask(__name__).test_request_context():
+        g.request_id = "abc123"
+        store.get_album(7)
+    assert adapter.sent[0].headers["X-Request-ID"] == "abc123"
+
+
+def test_ping_is_false_when_the_service_is_unreachable() -> None:
+    store, _ = client_with(StoreClient, requests.ConnectionError())
+    assert store.ping() is False
