@@ -1,0 +1,99 @@
+"""Purchases through the cart's JSON API, with the store and the order service really running."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import requests
+
+from tests.e2e.conftest import DECLINED_CARD, Shopper, Stack
+
+
+def test_a_purchase_makes_the_order_with_the_right_total_and_takes_the_stock(stack: Stack, shopper: Shopper) -> None:
+    first, second = stack.add_album(price="12.99", stock=5), stack.add_album(price="7.50", stock=3)
+    assert shopper.add(first["id"], 2).status_code == 200
+    assert shopper.add(second["id"]).status_code == 200
+    assert shopper.cart()["total"] == "33.48"
+    response = shopper.pay()
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    order = stack.order(answer["order_id"])
+    assert order["order_number"] == answer["order_number"] and order["total"] == answer["total"] == "33.48"
+    assert (order["customer_email"], order["card_brand"], order["card_last4"]) == (shopper.email, "visa", "4242")
+    assert sorted((i["album_id"], i["quantity"]) for i in order["items"]) == sorted(
+        [(first["id"], 2), (second["id"], 1)]
+    )
+    assert (stack.stock(first["id"]), stack.stock(second["id"])) == (3, 2)
+    assert shopper.cart()["items"] == []
+
+
+def test_a_declined_card_makes_no_order_keeps_the_cart_and_the_stock(stack: Stack, shopper: Shopper) -> None:
+    album = stack.add_album(price="10.00", stock=4)
+    shopper.add(album["id"], 2)
+    response = shopper.pay(DECLINED_CARD)
+    assert response.status_code == 402 and "declined" in response.json()["error"]
+    assert stack.stock(album["id"]) == 4
+    assert [(i["album_id"], i["quantity"]) for i in shopper.cart()["items"]] == [(album["id"], 2)]
+    assert stack.orders_for(shopper.email) == []
+    metrics = requests.get(f"{stack.cart.url}/metrics", timeout=5).text
+    assert "payments_declined_total" in metrics
+
+
+def test_with_the_order_service_stopped_checkout_fails_clearly_keeps_the_cart_and_releases_stock(
+    stack: Stack, shopper: Shopper
+) -> None:
+    album = stack.add_album(price="20.00", stock=2)
+    shopper.add(album["id"], 2)
+    stack.orders.stop()
+    try:
+        ready = requests.get(f"{stack.cart.url}/readyz", timeout=5).json()
+        assert ready["downstreams"] == {"store": "up", "orders": "down"}
+        response = shopper.pay()
+        assert response.status_code == 503
+        assert "order service is not available" in response.json()["error"]
+        assert "cart has been kept" in response.json()["error"]
+        assert stack.stock(album["id"]) == 2
+        assert [(i["album_id"], i["quantity"]) for i in shopper.cart()["items"]] == [(album["id"], 2)]
+    finally:
+        stack.orders.start()
+    assert shopper.pay().status_code == 201  # once it is back, a new attempt goes through
+    assert stack.stock(album["id"]) == 0
+
+
+def test_submitting_one_checkout_twice_at_once_makes_one_order(stack: Stack, shopper: Shopper) -> None:
+    album = stack.add_album(price="9.99", stock=5)
+    shopper.add(album["id"], 1)
+    key = str(uuid.uuid4())
+    answers: list[requests.Response] = []
+    submits = [threading.Thread(target=lambda: answers.append(shopper.pay(key=key))) for _ in range(2)]
+    for submit in submits:
+        submit.start()
+    for submit in submits:
+        submit.join()
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert len({a.json()["order_id"] for a in answers}) == 1
+    assert len(stack.orders_for(shopper.email)) == 1
+    assert stack.stock(album["id"]) == 4
+    assert shopper.pay(key=key).json()["order_id"] == answers[0].json()["order_id"]  # a later retry too
+
+
+def test_two_carts_racing_for_the_last_copy_make_one_order_and_tell_the_other_clearly(stack: Stack) -> None:
+    album = stack.add_album(price="30.00", stock=1)
+    shoppers = [Shopper(stack.cart.url), Shopper(stack.cart.url)]
+    for shopper in shoppers:
+        assert shopper.add(album["id"]).status_code == 200
+    answers: dict[int, Any] = {}
+    racers = [threading.Thread(target=lambda i=i: answers.__setitem__(i, shoppers[i].pay())) for i in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    statuses = sorted(a.status_code for a in answers.values())
+    assert statuses == [201, 409]
+    loser = next(i for i, a in answers.items() if a.status_code == 409)
+    assert f"only 0 of “{album['title']}” left" in answers[loser].json()["error"]
+    assert sum(len(stack.orders_for(s.email)) for s in shoppers) == 1
+    assert stack.stock(album["id"]) == 0
+    assert shoppers[loser].cart()["count"] == 1  # the loser's cart is kept
