@@ -10,7 +10,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.orders.conftest import (
-    ADMIN, PUBLIC_URL, SERVICE, basic, count_orders, line, new_key, order_body, post_order, stored_order,
+    ADMIN,
+    PUBLIC_URL,
+    SERVICE,
+    basic,
+    count_orders,
+    line,
+    new_key,
+    order_body,
+    post_order,
+    stored_order,
 )
 
 ORDER_FIELDS = {"id", "order_number", "customer_name", "customer_email", "items", "total", "status",
@@ -132,8 +141,9 @@ def test_a_transition_the_rules_forbid_is_a_409_and_changes_nothing(
         client.put(f"/api/orders/{order_id}/status", json={"status": status}, headers=SERVICE)
     response = client.put(f"/api/orders/{order_id}/status", json={"status": target}, headers=SERVICE)
     assert response.status_code == 409
-    assert response.get_json()["current_status"] == (path[-1] if path else "pending")
-    assert client.get(f"/api/orders/{order_id}", headers=SERVICE).get_json()["status"] == (path[-1] if path else "pending")
+    before = path[-1] if path else "pending"
+    assert response.get_json()["current_status"] == before
+    assert client.get(f"/api/orders/{order_id}", headers=SERVICE).get_json()["status"] == before
 
 
 def test_asking_for_the_status_an_order_already_has_is_a_harmless_repeat(client: FlaskClient) -> None:

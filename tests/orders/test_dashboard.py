@@ -81,7 +81,8 @@ def test_the_orders_table_filters_by_status_email_and_dates(app: Flask, client: 
     login(client)
 
     def shown(query: str) -> list[int]:
-        return [int(tr["data-order-id"]) for tr in soup(client.get(f"/?{query}")).select("#orders tbody tr[data-order-id]")]
+        rows = soup(client.get(f"/?{query}")).select("#orders tbody tr[data-order-id]")
+        return [int(tr["data-order-id"]) for tr in rows]
 
     assert shown("") == [bob, ada, old]
     assert shown("status=confirmed") == [bob]

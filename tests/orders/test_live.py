@@ -65,9 +65,8 @@ def test_ten_simultaneous_requests_with_one_key_make_exactly_one_order(replicas:
     def send(url: str) -> None:
         with requests.Session() as session:
             start.wait(timeout=30)
-            with _post(url, body, key, session) as response:
-                with lock:
-                    answers.append((response.status_code, response.json().get("id", -1)))
+            with _post(url, body, key, session) as response, lock:
+                answers.append((response.status_code, response.json().get("id", -1)))
 
     threads = [threading.Thread(target=send, args=(replicas[i % 2].url,)) for i in range(10)]
     for thread in threads:
@@ -93,9 +92,8 @@ def test_many_different_orders_at_once_each_get_their_own_number(replicas: list[
 
     def send(i: int) -> None:
         start.wait(timeout=30)
-        with _post(replicas[i % 2].url, order_body(items=[line(i + 1)]), new_key()) as response:
-            with lock:
-                numbers.append(response.json()["order_number"])
+        with _post(replicas[i % 2].url, order_body(items=[line(i + 1)]), new_key()) as response, lock:
+            numbers.append(response.json()["order_number"])
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(10)]
     for thread in threads:

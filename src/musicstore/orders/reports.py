@@ -74,7 +74,8 @@ def revenue_per_day(session: Session, days: int = 14, now: datetime | None = Non
     today = (now or utcnow()).date()
     first = today - timedelta(days=days - 1)
     totals = {first + timedelta(days=i): ZERO for i in range(days)}
-    rows = session.execute(select(Order.created_at, Order.total).where(COUNTED, Order.created_at >= start_of_day(first)))
+    since = start_of_day(first)
+    rows = session.execute(select(Order.created_at, Order.total).where(COUNTED, Order.created_at >= since))
     # Bucketing in Python keeps the query the same on SQLite and PostgreSQL (their date functions differ).
     for created_at, total in rows:
         day = created_at.date()
