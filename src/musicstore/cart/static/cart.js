@@ -65,6 +65,7 @@
     function update(event) {
       if (event) { event.preventDefault(); }
       var value = input.value.trim();
+      if (value === "") { return; }  // still typing (or cleared): wait for a number
       if (!/^\d+$/.test(value)) {
         showStatus("Enter a whole number of copies.");
         input.value = input.defaultValue;
