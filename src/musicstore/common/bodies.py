@@ -11,7 +11,10 @@ from musicstore.common.errors import ApiError
 
 def json_object() -> dict[str, Any]:
     """The request's JSON body, which must be an object."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise ApiError("the body is nested too deeply", 400) from None
     if data is None:
         raise ApiError("the body must be valid JSON", 400)
     if not isinstance(data, dict):
