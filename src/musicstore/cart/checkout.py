@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
 from musicstore.cart import payment
-from musicstore.cart.clients import OrdersClient, StockUnavailable, StoreClient
+from musicstore.cart.clients import OrdersClient, PlacedOrder, StockUnavailable, StoreClient
 from musicstore.cart.items import cart_lines, remove_ordered
 from musicstore.cart.models import COMPLETED, FAILED, PENDING, CheckoutAttempt, utcnow
 from musicstore.cart.pricing import PricedCart, money, price_cart
@@ -62,6 +62,15 @@ class CheckoutOutcome:
             "total": money(self.total or Decimal(0)),
             "tracking_url": self.tracking_url,
         }
+
+
+class _StepFailed(Exception):
+    """A step after the reservation failed; the reservation must be released."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class CheckoutRefused(Exception):
@@ -158,7 +167,7 @@ class Checkout:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def _proceed(self, cart_id: str, key: str, form: payment.PaymentForm, lines: dict[int, int]) -> CheckoutOutcome:
-        reservation_id = reservation_id_for(key)
+        """Price and reserve; then pay and order, releasing the reservation if either fails."""
         try:
             priced = price_cart(lines, self.store)
         except DownstreamError as exc:
@@ -167,24 +176,35 @@ class Checkout:
         if priced.gone or not priced.lines:
             return self._fail(key, 409, "Some albums in your cart are no longer sold. Please review your cart.")
         try:
-            self.store.reserve(reservation_id, sorted(priced.quantities().items()))
+            self.store.reserve(reservation_id_for(key), sorted(priced.quantities().items()))
         except StockUnavailable as exc:
             return self._fail(key, 409, _shortage_message(priced, exc))
         except DownstreamError as exc:
             log.warning("checkout %s: reservation failed: %s", key, exc)
             return self._release_and_fail(key, 503, f"We couldn't reserve your albums right now. {KEEP_CART}")
+        try:
+            order = self._pay_and_order(key, form, priced)
+        except _StepFailed as failed:
+            return self._release_and_fail(key, failed.status, failed.message)
+        return self._complete(cart_id, key, priced, order)
+
+    def _pay_and_order(self, key: str, form: payment.PaymentForm, priced: PricedCart) -> PlacedOrder:
+        """The simulated payment, then the order under the checkout's idempotency key."""
         result = payment.charge(form.card, self.latency_ms)
         if not result.approved:
             self.on_decline()
             log.info("checkout %s: payment declined (%s ending %s)", key, form.card.brand, form.card.last4)
-            return self._release_and_fail(key, 402, f"{result.reason} Your cart has been kept.")
+            raise _StepFailed(402, f"{result.reason} Your cart has been kept.")
         try:
-            order = self.orders.create_order(key, order_body(form, priced))
+            return self.orders.create_order(key, order_body(form, priced))
         except DownstreamError as exc:
             log.warning("checkout %s: order not made: %s", key, exc)
-            return self._release_and_fail(
-                key, 503, f"We couldn't place your order: the order service is not available. {KEEP_CART}"
-            )
+            raise _StepFailed(
+                503, f"We couldn't place your order: the order service is not available. {KEEP_CART}"
+            ) from None
+
+    def _complete(self, cart_id: str, key: str, priced: PricedCart, order: PlacedOrder) -> CheckoutOutcome:
+        """The order exists: take the ordered lines out of the cart and record the outcome."""
         if order.total != priced.total:
             log.warning("checkout %s: order total %s differs from the cart's %s", key, order.total, priced.total)
         with self.sessions.begin() as session:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 
 from musicstore.common.settings import ServiceSettings, normalise_postgres_url, sqlite_url
 
@@ -18,6 +19,16 @@ class CartSettings(ServiceSettings):
     MAX_QUANTITY: int = Field(default=10, ge=1, le=1000)
     PAYMENT_RATE_LIMIT: str = "10 per minute"
     HTTP_RETRIES: int = Field(default=2, ge=0, le=5)
+
+    @field_validator("PAYMENT_RATE_LIMIT")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        """Refuse at start-up a limit flask-limiter could not read (e.g. "10 per minute")."""
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (try '10 per minute')") from None
+        return value
 
     @property
     def db_path(self) -> Path:
