@@ -9,10 +9,18 @@ from contextlib import contextmanager
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@retry(retry=retry_if_exception_type(WebDriverException), stop=stop_after_attempt(3), reraise=True)
+def _start(options: webdriver.ChromeOptions) -> webdriver.Chrome:
+    """Start the driver and browser; a start that fails on a busy machine is tried again (3 times at most)."""
+    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
 @contextmanager
@@ -37,7 +45,7 @@ def chromium() -> Iterator[webdriver.Chrome]:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = _start(options)
     driver.set_page_load_timeout(30)
     try:
         yield driver
