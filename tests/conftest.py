@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,14 +14,29 @@ from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """A real PostgreSQL server on a free port, for the whole test run."""
-    root = tmp_path_factory.mktemp("postgres")
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    """A real PostgreSQL server on a free port, for the whole test run.
+
+    Its folder is made directly under the system's temporary folder, not pytest's: as root the server
+    runs as another user, who must be able to reach it, and pytest makes its own folder private.
+    """
+    root = Path(tempfile.mkdtemp(prefix="musicstore-test-pg-"))
     server = EmbeddedPostgres(root / "data", port=free_port(), user="music_user", password=secrets.token_hex(12))
-    with (root / "postgres.log").open("wb") as log:
-        server.start(output=log)
-        yield server
+    try:
+        with (root / "postgres.log").open("wb") as log:
+            server.start(output=log)
+            yield server
+    finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture()
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder another user can reach (for a PostgreSQL started by the code under test)."""
+    root = Path(tempfile.mkdtemp(prefix="musicstore-test-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def new_database(server: EmbeddedPostgres, name: str) -> str:

@@ -13,7 +13,9 @@ import pytest
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from musicstore.cli import available_services
 from musicstore.common.embedded_pg import free_port
+from musicstore.local_config import PORT_VARS
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +35,8 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout:
     _check()
 
 
-def test_up_starts_the_seeded_store_on_embedded_postgres_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def test_up_starts_the_seeded_store_on_embedded_postgres_and_ctrl_c_stops_everything(shared_tmp: Path) -> None:
+    tmp_path = shared_tmp
     ports = {"STORE_PORT": free_port(), "ORDER_PORT": free_port(), "CART_PORT": free_port(), "DB_PORT": free_port()}
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DB_HOST", "ADMIN_PASSWORD"}}
     env.update({k: str(v) for k, v in ports.items()})
@@ -45,7 +48,8 @@ def test_up_starts_the_seeded_store_on_embedded_postgres_and_ctrl_c_stops_everyt
         )
     try:
         store = f"http://127.0.0.1:{ports['STORE_PORT']}"
-        wait_healthy(store, process, log)
+        for service in available_services():
+            wait_healthy(f"http://127.0.0.1:{ports[PORT_VARS[service]]}", process, log)
         albums = requests.get(f"{store}/api/albums", timeout=5).json()
         assert albums["total"] >= 40
         children = psutil.Process(process.pid).children(recursive=True)
@@ -54,6 +58,8 @@ def test_up_starts_the_seeded_store_on_embedded_postgres_and_ctrl_c_stops_everyt
         assert "admin log-in: user 'admin', password '" in output
         assert (tmp_path / "var" / "secrets.json").exists()
         assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
+        assert "orders" in available_services()
+        assert (tmp_path / "var" / "orders.db").exists()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
         _gone, alive = psutil.wait_procs(children, timeout=10)

@@ -36,9 +36,11 @@ def pg_bin(name: str) -> Path:
 
 
 def _open_up(path: Path, *, recursive: bool = False) -> None:
-    """Let other users read and traverse `path` (and everything under it, when recursive)."""
+    """Let other users traverse the folders down to `path` (and read everything under it, when recursive)."""
     for prefix in [path, *path.parents]:
-        prefix.chmod(prefix.stat().st_mode | 0o055)
+        mode = prefix.stat().st_mode
+        if mode & 0o011 != 0o011:
+            prefix.chmod(mode | 0o011)
     if recursive:
         for child in path.rglob("*"):
             child.chmod(child.stat().st_mode | (0o055 if child.is_dir() or os.access(child, os.X_OK) else 0o044))
