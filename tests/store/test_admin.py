@@ -202,3 +202,11 @@ def test_log_in_attempts_are_rate_limited_per_address(clean_store_db: str, data_
     last = client.post("/login", data={"username": "admin", "password": "guess"})
     assert int(last.headers["Retry-After"]) > 0
     get_database(app).dispose()
+
+
+def test_the_store_session_cookie_has_its_own_name_so_services_on_one_host_do_not_share_it(csrf_app: Flask) -> None:
+    client = csrf_app.test_client()
+    log_in(client)
+    cookie = client.get_cookie("store_session")
+    assert cookie is not None and cookie.http_only
+    assert client.get_cookie("session") is None

@@ -25,7 +25,7 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     settings = settings or CartSettings()
     app = Flask(__name__, static_url_path="/static/cart")
     # Own cookie name: on one host (localhost) every service's "session" cookie would collide.
-    limiter = init_common(app, "cart", settings, extra={"SESSION_COOKIE_NAME": "cart_session", **config})
+    limiter = init_common(app, "cart", settings, extra=config)
     init_identity(app)
     app.jinja_env.filters["money"] = money
     if settings.uses_sqlite():

@@ -24,6 +24,8 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     """Bind the shared pieces to a service's app and return its rate limiter."""
     app.config.update(settings.flask_config())
     app.config["SERVICE_NAME"] = service
+    # Cookies ignore ports: on localhost each service needs its own session cookie name.
+    app.config["SESSION_COOKIE_NAME"] = f"{service}_session"
     app.config.setdefault("LOGIN_RATE_LIMIT", "10 per minute")
     app.config.update(extra or {})
     init_request_ids(app)
