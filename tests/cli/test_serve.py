@@ -30,8 +30,12 @@ def test_serve_store_migrates_seeds_and_serves_the_catalog(pg_server: EmbeddedPo
     env = serve_env(tmp_path, url, SECRET_KEY="k", ADMIN_PASSWORD="p", SERVICE_TOKEN="t", PORT=str(port))
     service = LiveService("", port, env, tmp_path / "serve.log")
     log = (tmp_path / "serve.log").open("wb")
-    service.process = subprocess.Popen([sys.executable, "-m", "musicstore.cli", "serve", "store", "--bind",
-                                        f"127.0.0.1:{port}"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    service.process = subprocess.Popen(
+        [sys.executable, "-m", "musicstore.cli", "serve", "store", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         service._wait_healthy(60)
         assert requests.get(f"{service.url}/api/albums", timeout=5).json()["total"] >= 40
@@ -44,7 +48,10 @@ def test_serve_refuses_to_start_without_its_secrets(pg_server: EmbeddedPostgres,
     url = new_database(pg_server, "serve_secretless")
     result = subprocess.run(
         [sys.executable, "-m", "musicstore.cli", "serve", "store", "--bind", f"127.0.0.1:{free_port()}"],
-        env=serve_env(tmp_path, url), capture_output=True, text=True, timeout=60,
+        env=serve_env(tmp_path, url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "missing required setting(s) SECRET_KEY, ADMIN_PASSWORD, SERVICE_TOKEN" in result.stdout + result.stderr

@@ -62,9 +62,14 @@ def empty_pg(url: str) -> str:
 def order_settings(data_dir: Path, *, database_url: str = "", **overrides: Any) -> OrderSettings:
     """Settings for a test order service (SQLite in data_dir unless a PostgreSQL URL is given)."""
     values: dict[str, Any] = dict(
-        DATA_DIR=data_dir, ORDER_DATABASE_URL=database_url, SECRET_KEY="test-secret",
-        ADMIN_PASSWORD=ADMIN_PASSWORD, SERVICE_TOKEN=SERVICE_TOKEN, ORDER_SERVICE_URL=PUBLIC_URL,
-        STORE_SERVICE_URL="http://store.test", CART_SERVICE_URL="http://cart.test",
+        DATA_DIR=data_dir,
+        ORDER_DATABASE_URL=database_url,
+        SECRET_KEY="test-secret",
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        SERVICE_TOKEN=SERVICE_TOKEN,
+        ORDER_SERVICE_URL=PUBLIC_URL,
+        STORE_SERVICE_URL="http://store.test",
+        CART_SERVICE_URL="http://cart.test",
     )
     values.update(overrides)
     return OrderSettings(**values)
@@ -95,18 +100,36 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def line(album_id: int = 1, *, title: str = "Kind of Blue", artist: str = "Miles Davis",
-         unit_price: str = "12.99", quantity: int = 1) -> dict[str, Any]:
+def line(
+    album_id: int = 1,
+    *,
+    title: str = "Kind of Blue",
+    artist: str = "Miles Davis",
+    unit_price: str = "12.99",
+    quantity: int = 1,
+) -> dict[str, Any]:
     """One order line as the cart sends it."""
     return {"album_id": album_id, "title": title, "artist": artist, "unit_price": unit_price, "quantity": quantity}
 
 
-def order_body(*, customer_name: str = "Ada Lovelace", customer_email: str = "ada@example.com",
-               card_brand: str = "Visa", card_last4: str = "4242",
-               items: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def order_body(
+    *,
+    customer_name: str = "Ada Lovelace",
+    customer_email: str = "ada@example.com",
+    card_brand: str = "Visa",
+    card_last4: str = "4242",
+    items: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A valid body for POST /api/orders."""
-    return {"customer_name": customer_name, "customer_email": customer_email, "card_brand": card_brand,
-            "card_last4": card_last4, "items": items if items is not None else [line()], **extra}
+    return {
+        "customer_name": customer_name,
+        "customer_email": customer_email,
+        "card_brand": card_brand,
+        "card_last4": card_last4,
+        "items": items if items is not None else [line()],
+        **extra,
+    }
 
 
 def new_key() -> str:
@@ -114,15 +137,27 @@ def new_key() -> str:
     return f"test-key-{next(_keys)}"
 
 
-def post_order(client: FlaskClient, body: dict[str, Any] | None = None, *, key: str | None = None,
-               headers: dict[str, str] | None = None) -> Any:
+def post_order(
+    client: FlaskClient,
+    body: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
     """POST an order through the API and return the response."""
-    return client.post("/api/orders", json=body or order_body(),
-                       headers={**(headers or SERVICE), "Idempotency-Key": key or new_key()})
+    return client.post(
+        "/api/orders", json=body or order_body(), headers={**(headers or SERVICE), "Idempotency-Key": key or new_key()}
+    )
 
 
-def insert_order(app: Flask, *, status: str = "pending", created_at: datetime | None = None,
-                 customer_email: str = "ada@example.com", items: list[dict[str, Any]] | None = None) -> int:
+def insert_order(
+    app: Flask,
+    *,
+    status: str = "pending",
+    created_at: datetime | None = None,
+    customer_email: str = "ada@example.com",
+    items: list[dict[str, Any]] | None = None,
+) -> int:
     """Put one order straight into the database (any status and time) and return its id."""
     data = OrderIn.model_validate(order_body(customer_email=customer_email, items=items))
     with app.app_context(), get_database(app).transaction() as session:

@@ -14,8 +14,14 @@ from tests.support.live import LiveService, live_service
 
 def live_env(data_dir: Path, database_url: str = "") -> dict[str, str]:
     """The environment a production order service runs with."""
-    env = {"MODE": "production", "SECRET_KEY": "live-secret", "ADMIN_PASSWORD": ADMIN_PASSWORD,
-           "SERVICE_TOKEN": SERVICE_TOKEN, "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
+    env = {
+        "MODE": "production",
+        "SECRET_KEY": "live-secret",
+        "ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "SERVICE_TOKEN": SERVICE_TOKEN,
+        "DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "WARNING",
+    }
     if database_url:
         env["ORDER_DATABASE_URL"] = database_url
     else:
@@ -31,5 +37,7 @@ def running_orders(data_dir: Path, database_url: str = "", *, replicas: int = 1)
     # Replicas sit behind one public address; here, the first one's.
     env = {**live_env(data_dir, database_url), "ORDER_SERVICE_URL": f"http://127.0.0.1:{ports[0]}"}
     with ExitStack() as stack:
-        yield [stack.enter_context(live_service("musicstore.orders.wsgi:app", port, env, data_dir / f"orders-{i}.log"))
-               for i, port in enumerate(ports)]
+        yield [
+            stack.enter_context(live_service("musicstore.orders.wsgi:app", port, env, data_dir / f"orders-{i}.log"))
+            for i, port in enumerate(ports)
+        ]

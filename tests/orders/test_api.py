@@ -22,8 +22,20 @@ from tests.orders.conftest import (
     stored_order,
 )
 
-ORDER_FIELDS = {"id", "order_number", "customer_name", "customer_email", "items", "total", "status",
-                "card_brand", "card_last4", "created_at", "updated_at", "tracking_url"}
+ORDER_FIELDS = {
+    "id",
+    "order_number",
+    "customer_name",
+    "customer_email",
+    "items",
+    "total",
+    "status",
+    "card_brand",
+    "card_last4",
+    "created_at",
+    "updated_at",
+    "tracking_url",
+}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
@@ -36,8 +48,14 @@ def test_creating_an_order_answers_201_with_the_order_in_the_contract_shape(clie
     assert order["total"] == "48.47"
     assert order["status"] == "pending"
     assert order["order_number"] == f"MS-{order['id']:06d}"
-    assert order["items"][0] == {"album_id": 1, "title": "Kind of Blue", "artist": "Miles Davis",
-                                 "unit_price": "12.99", "quantity": 3, "line_total": "38.97"}
+    assert order["items"][0] == {
+        "album_id": 1,
+        "title": "Kind of Blue",
+        "artist": "Miles Davis",
+        "unit_price": "12.99",
+        "quantity": 3,
+        "line_total": "38.97",
+    }
     assert ISO_UTC.match(order["created_at"]) and ISO_UTC.match(order["updated_at"])
     assert order["tracking_url"].startswith(f"{PUBLIC_URL}/track/")
 
@@ -114,8 +132,10 @@ def test_one_order_is_read_by_id(client: FlaskClient) -> None:
     assert client.get(f"/api/orders/{order['id']}", headers=SERVICE).get_json() == order
 
 
-@pytest.mark.parametrize("path", ["/api/orders/999", "/api/orders/0", "/api/orders/-1",
-                                  "/api/orders/99999999999999999999", "/api/orders/abc"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/orders/999", "/api/orders/0", "/api/orders/-1", "/api/orders/99999999999999999999", "/api/orders/abc"],
+)
 def test_unknown_orders_are_a_json_404(client: FlaskClient, path: str) -> None:
     response = client.get(path, headers=SERVICE)
     assert response.status_code == 404 and "error" in response.get_json()
@@ -130,12 +150,19 @@ def test_an_order_moves_from_pending_to_delivered_step_by_step(client: FlaskClie
     assert final["status"] == "delivered" and final["updated_at"] >= final["created_at"]
 
 
-@pytest.mark.parametrize(("path", "target"), [
-    (["confirmed", "shipped"], "cancelled"), ([], "shipped"), ([], "delivered"),
-    (["cancelled"], "confirmed"), (["confirmed", "shipped", "delivered"], "pending"),
-])
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        (["confirmed", "shipped"], "cancelled"),
+        ([], "shipped"),
+        ([], "delivered"),
+        (["cancelled"], "confirmed"),
+        (["confirmed", "shipped", "delivered"], "pending"),
+    ],
+)
 def test_a_transition_the_rules_forbid_is_a_409_and_changes_nothing(
-        client: FlaskClient, path: list[str], target: str) -> None:
+    client: FlaskClient, path: list[str], target: str
+) -> None:
     order_id = post_order(client).get_json()["id"]
     for status in path:
         client.put(f"/api/orders/{order_id}/status", json={"status": status}, headers=SERVICE)
@@ -165,17 +192,30 @@ def test_changing_the_status_of_an_unknown_order_is_a_404(client: FlaskClient) -
     assert client.put("/api/orders/4040/status", json={"status": "confirmed"}, headers=SERVICE).status_code == 404
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/api/orders"), ("GET", "/api/orders"), ("GET", "/api/orders/1"), ("PUT", "/api/orders/1/status"),
-])
-@pytest.mark.parametrize("headers", [
-    {}, {"Authorization": "Bearer wrong-token"}, basic(password="wrong"), basic(user="root"),
-    {"Authorization": "Bearer "},
-], ids=["anonymous", "wrong-token", "wrong-password", "wrong-user", "empty-token"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/orders"),
+        ("GET", "/api/orders"),
+        ("GET", "/api/orders/1"),
+        ("PUT", "/api/orders/1/status"),
+    ],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        basic(password="wrong"),
+        basic(user="root"),
+        {"Authorization": "Bearer "},
+    ],
+    ids=["anonymous", "wrong-token", "wrong-password", "wrong-user", "empty-token"],
+)
 def test_every_order_api_call_needs_the_service_token_or_the_admin(
-        app: Flask, client: FlaskClient, method: str, path: str, headers: dict[str, str]) -> None:
-    response = client.open(path, method=method, json=order_body(),
-                           headers={**headers, "Idempotency-Key": new_key()})
+    app: Flask, client: FlaskClient, method: str, path: str, headers: dict[str, str]
+) -> None:
+    response = client.open(path, method=method, json=order_body(), headers={**headers, "Idempotency-Key": new_key()})
     assert response.status_code == 401 and "error" in response.get_json()
     assert count_orders(app) == 0
 

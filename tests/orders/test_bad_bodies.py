@@ -58,25 +58,29 @@ BAD_BODIES: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
-def test_a_malformed_order_is_a_4xx_json_error_and_stores_nothing(
-        app: Flask, client: FlaskClient, body: Any) -> None:
+def test_a_malformed_order_is_a_4xx_json_error_and_stores_nothing(app: Flask, client: FlaskClient, body: Any) -> None:
     response = client.post("/api/orders", json=body, headers={**SERVICE, "Idempotency-Key": new_key()})
     assert 400 <= response.status_code < 500, response.get_data(as_text=True)
     assert isinstance(response.get_json()["error"], str)
     assert count_orders(app) == 0
 
 
-@pytest.mark.parametrize(("data", "content_type"), [
-    ("{not json", "application/json"),
-    ("", "application/json"),
-    ("customer_name=Ada", "application/x-www-form-urlencoded"),
-    (b"\xff\xfe\x00garbage", "application/json"),
-    ("[" * 5000 + "]" * 5000, "application/json"),
-])
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("", "application/json"),
+        ("customer_name=Ada", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe\x00garbage", "application/json"),
+        ("[" * 5000 + "]" * 5000, "application/json"),
+    ],
+)
 def test_a_body_that_is_not_a_json_object_is_a_400(
-        app: Flask, client: FlaskClient, data: str | bytes, content_type: str) -> None:
-    response = client.post("/api/orders", data=data, content_type=content_type,
-                           headers={**SERVICE, "Idempotency-Key": new_key()})
+    app: Flask, client: FlaskClient, data: str | bytes, content_type: str
+) -> None:
+    response = client.post(
+        "/api/orders", data=data, content_type=content_type, headers={**SERVICE, "Idempotency-Key": new_key()}
+    )
     assert 400 <= response.status_code < 500
     assert "error" in response.get_json()
     assert count_orders(app) == 0
@@ -92,15 +96,19 @@ def test_a_missing_or_malformed_idempotency_key_is_a_400(app: Flask, client: Fla
 
 
 def test_a_body_larger_than_the_limit_is_a_413(app: Flask, client: FlaskClient) -> None:
-    response = client.post("/api/orders", data="x" * (9 * 1024 * 1024), content_type="application/json",
-                           headers={**SERVICE, "Idempotency-Key": new_key()})
+    response = client.post(
+        "/api/orders",
+        data="x" * (9 * 1024 * 1024),
+        content_type="application/json",
+        headers={**SERVICE, "Idempotency-Key": new_key()},
+    )
     assert response.status_code == 413 and "error" in response.get_json()
 
 
 @pytest.mark.parametrize("body", ["{bad", "[]", '{"status": null}'])
 def test_a_malformed_status_change_is_a_4xx(client: FlaskClient, body: str) -> None:
-    order_id = client.post("/api/orders", json=order_body(),
-                           headers={**SERVICE, "Idempotency-Key": new_key()}).get_json()["id"]
-    response = client.put(f"/api/orders/{order_id}/status", data=body, content_type="application/json",
-                          headers=SERVICE)
+    order_id = client.post(
+        "/api/orders", json=order_body(), headers={**SERVICE, "Idempotency-Key": new_key()}
+    ).get_json()["id"]
+    response = client.put(f"/api/orders/{order_id}/status", data=body, content_type="application/json", headers=SERVICE)
     assert 400 <= response.status_code < 500 and "error" in response.get_json()

@@ -23,9 +23,14 @@ from tests.support.live import LiveService
 
 pytestmark = pytest.mark.slow
 
-ALBUMS = [(1, "Kind of Blue", "Miles Davis", "12.99"), (2, "Blue Train", "John Coltrane", "10.50"),
-          (3, "Abbey Road", "The Beatles", "14.99"), (4, "Rumours", "Fleetwood Mac", "11.25"),
-          (5, "Random Access Memories", "Daft Punk", "16.00"), (6, "Back to Black", "Amy Winehouse", "9.99")]
+ALBUMS = [
+    (1, "Kind of Blue", "Miles Davis", "12.99"),
+    (2, "Blue Train", "John Coltrane", "10.50"),
+    (3, "Abbey Road", "The Beatles", "14.99"),
+    (4, "Rumours", "Fleetwood Mac", "11.25"),
+    (5, "Random Access Memories", "Daft Punk", "16.00"),
+    (6, "Back to Black", "Amy Winehouse", "9.99"),
+]
 SCREENSHOT = Path("/tmp/orders-dashboard.png")
 
 
@@ -39,10 +44,12 @@ def _history(data_dir: Path) -> None:
     for day in range(13, 0, -1):
         for _ in range(pick.randint(1, 4)):
             albums = pick.sample(ALBUMS, pick.randint(1, 3))
-            insert_order(app, status=pick.choice(["delivered", "delivered", "shipped", "cancelled"]),
-                         created_at=now - timedelta(days=day, hours=pick.randint(0, 12)),
-                         items=[line(a, title=t, artist=r, unit_price=p, quantity=pick.randint(1, 3))
-                                for a, t, r, p in albums])
+            insert_order(
+                app,
+                status=pick.choice(["delivered", "delivered", "shipped", "cancelled"]),
+                created_at=now - timedelta(days=day, hours=pick.randint(0, 12)),
+                items=[line(a, title=t, artist=r, unit_price=p, quantity=pick.randint(1, 3)) for a, t, r, p in albums],
+            )
     get_database(app).dispose()
 
 
@@ -70,11 +77,17 @@ def _press(browser: WebDriver, wait: WebDriverWait[WebDriver], status: str) -> N
 
 
 def test_admin_moves_an_order_from_pending_to_shipped_through_the_pages(orders: LiveService) -> None:
-    body = order_body(customer_name="Grace Hopper", customer_email="grace@example.com",
-                      items=[line(1, unit_price="12.99", quantity=2), line(3, title="Abbey Road", artist="The Beatles",
-                                                                         unit_price="14.99")])
-    with requests.post(f"{orders.url}/api/orders", json=body, timeout=10,
-                       headers={**SERVICE, "Idempotency-Key": new_key()}) as created:
+    body = order_body(
+        customer_name="Grace Hopper",
+        customer_email="grace@example.com",
+        items=[
+            line(1, unit_price="12.99", quantity=2),
+            line(3, title="Abbey Road", artist="The Beatles", unit_price="14.99"),
+        ],
+    )
+    with requests.post(
+        f"{orders.url}/api/orders", json=body, timeout=10, headers={**SERVICE, "Idempotency-Key": new_key()}
+    ) as created:
         order = created.json()
     with chromium() as browser:
         wait = _log_in(browser, orders.url)

@@ -111,12 +111,19 @@ def test_the_orders_table_pages_newest_first_and_keeps_the_filter(app: Flask, cl
     assert [int(tr["data-order-id"]) for tr in second.select("#orders tbody tr")] == list(reversed(ids[:5]))
 
 
-@pytest.mark.parametrize(("status", "buttons"), [
-    ("pending", ["confirmed", "cancelled"]), ("confirmed", ["shipped", "cancelled"]),
-    ("shipped", ["delivered"]), ("delivered", []), ("cancelled", []),
-])
+@pytest.mark.parametrize(
+    ("status", "buttons"),
+    [
+        ("pending", ["confirmed", "cancelled"]),
+        ("confirmed", ["shipped", "cancelled"]),
+        ("shipped", ["delivered"]),
+        ("delivered", []),
+        ("cancelled", []),
+    ],
+)
 def test_the_detail_page_offers_only_the_allowed_status_changes(
-        app: Flask, client: FlaskClient, status: str, buttons: list[str]) -> None:
+    app: Flask, client: FlaskClient, status: str, buttons: list[str]
+) -> None:
     order_id = insert_order(app, status=status, items=[line(1, unit_price="12.99", quantity=2), line(2)])
     login(client)
     page = soup(client.get(f"/orders/{order_id}"))

@@ -42,11 +42,13 @@ def test_a_running_service_creates_replays_and_moves_an_order(replicas: list[Liv
         assert created.status_code == 201 and again.status_code == 200
         assert again.json() == created.json() and created.json()["total"] == "25.98"
         order_id = created.json()["id"]
-    with requests.put(f"{url}/api/orders/{order_id}/status", json={"status": "shipped"}, headers=SERVICE,
-                      timeout=10) as refused:
+    with requests.put(
+        f"{url}/api/orders/{order_id}/status", json={"status": "shipped"}, headers=SERVICE, timeout=10
+    ) as refused:
         assert refused.status_code == 409
-    with requests.put(f"{url}/api/orders/{order_id}/status", json={"status": "confirmed"}, headers=SERVICE,
-                      timeout=10) as moved:
+    with requests.put(
+        f"{url}/api/orders/{order_id}/status", json={"status": "confirmed"}, headers=SERVICE, timeout=10
+    ) as moved:
         assert moved.status_code == 200 and moved.json()["status"] == "confirmed"
     with requests.get(f"{url}/api/orders?status=confirmed", headers=SERVICE, timeout=10) as listed:
         assert [o["id"] for o in listed.json()["items"]] == [order_id]
@@ -78,10 +80,16 @@ def test_ten_simultaneous_requests_with_one_key_make_exactly_one_order(replicas:
     assert len({order_id for _, order_id in answers}) == 1
     with requests.get(f"{replicas[0].url}/api/orders", headers=SERVICE, timeout=10) as listed:
         assert listed.json()["total"] == 1
-    with requests.get(f"{replicas[0].url}/metrics", timeout=10) as m0, \
-         requests.get(f"{replicas[1].url}/metrics", timeout=10) as m1:
-        created = [line for text in (m0.text, m1.text) for line in text.splitlines()
-                   if line.startswith("orders_created_total ")]
+    with (
+        requests.get(f"{replicas[0].url}/metrics", timeout=10) as m0,
+        requests.get(f"{replicas[1].url}/metrics", timeout=10) as m1,
+    ):
+        created = [
+            line
+            for text in (m0.text, m1.text)
+            for line in text.splitlines()
+            if line.startswith("orders_created_total ")
+        ]
         assert sorted(created) == ["orders_created_total 0.0", "orders_created_total 1.0"]
 
 
@@ -106,8 +114,12 @@ def test_many_different_orders_at_once_each_get_their_own_number(replicas: list[
 def test_bad_bodies_against_the_running_service_are_4xx_json(replicas: list[LiveService]) -> None:
     url = replicas[0].url
     for data in ("{not json", "[" * 100_000, '{"items": "x"}', "null"):
-        with requests.post(f"{url}/api/orders", data=data, timeout=10,
-                           headers={**SERVICE, "Idempotency-Key": new_key(), "Content-Type": "application/json"}) as r:
+        with requests.post(
+            f"{url}/api/orders",
+            data=data,
+            timeout=10,
+            headers={**SERVICE, "Idempotency-Key": new_key(), "Content-Type": "application/json"},
+        ) as r:
             assert 400 <= r.status_code < 500 and "error" in r.json()
     with requests.post(f"{url}/api/orders", json=order_body(), headers=SERVICE, timeout=10) as no_key:
         assert no_key.status_code == 400

@@ -14,8 +14,10 @@ from musicstore.orders.service import new_order
 from tests.orders.conftest import line, order_body
 
 ALLOWED = {
-    ("pending", "confirmed"), ("pending", "cancelled"),
-    ("confirmed", "shipped"), ("confirmed", "cancelled"),
+    ("pending", "confirmed"),
+    ("pending", "cancelled"),
+    ("confirmed", "shipped"),
+    ("confirmed", "cancelled"),
     ("shipped", "delivered"),
 }
 
@@ -80,9 +82,14 @@ def test_a_new_order_keeps_only_the_card_brand_and_last_four_digits() -> None:
     assert card_columns == {"card_brand", "card_last4"}
 
 
-@pytest.mark.parametrize("extra", [
-    {"card_number": "4242424242424242"}, {"cvv": "123"}, {"expiry": "12/30"},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"card_number": "4242424242424242"},
+        {"cvv": "123"},
+        {"expiry": "12/30"},
+    ],
+)
 def test_full_card_data_is_refused_rather_than_accepted(extra: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         OrderIn.model_validate(order_body(**extra))

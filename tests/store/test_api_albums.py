@@ -188,7 +188,8 @@ def test_a_wrong_method_is_a_json_405(client: FlaskClient) -> None:
 
 
 def test_a_body_nested_too_deeply_is_a_400_not_a_crash(client: FlaskClient) -> None:
-    response = client.post("/api/albums", headers={**ADMIN, "Content-Type": "application/json"},
-                           data="[" * 100_000 + "]" * 100_000)
+    response = client.post(
+        "/api/albums", headers={**ADMIN, "Content-Type": "application/json"}, data="[" * 100_000 + "]" * 100_000
+    )
     assert response.status_code == 400
     assert "nested" in response.get_json()["error"]

@@ -43,8 +43,9 @@ def create() -> tuple[Response, int]:
     try:
         order, created = service.place_order(get_database(current_app), key=key, data=data)
     except service.IdempotencyConflict:
-        raise ApiError("this Idempotency-Key was already used for a different order; "
-                       "use a new key for a new order", 422) from None
+        raise ApiError(
+            "this Idempotency-Key was already used for a different order; use a new key for a new order", 422
+        ) from None
     if created:
         current_app.extensions["orders_created"].inc()
     return jsonify(order_json(order, _public_url())), 201 if created else 200

@@ -24,8 +24,10 @@ def _filters() -> tuple[FilterForm, service.OrderFilter]:
     form = FilterForm(request.args)
     form.validate()
     where = service.OrderFilter(
-        status=_valid(form.status) or "", email_contains=(_valid(form.email) or "").strip(),
-        date_from=_valid(form.date_from), date_to=_valid(form.date_to),
+        status=_valid(form.status) or "",
+        email_contains=(_valid(form.email) or "").strip(),
+        date_from=_valid(form.date_from),
+        date_to=_valid(form.date_to),
     )
     return form, where
 
@@ -46,8 +48,10 @@ def _chart(days: list[tuple[Any, Any]]) -> dict[str, Any]:
     """Bar geometry of the revenue chart, computed here so the template only draws."""
     top = max((amount for _, amount in days), default=0) or 1
     height, step = 160, 48
-    bars = [{"x": 40 + i * step, "h": round(float(amount / top) * height, 1), "day": day, "amount": amount}
-            for i, (day, amount) in enumerate(days)]
+    bars = [
+        {"x": 40 + i * step, "h": round(float(amount / top) * height, 1), "day": day, "amount": amount}
+        for i, (day, amount) in enumerate(days)
+    ]
     return {"bars": bars, "height": height, "width": 40 + len(days) * step + 10, "base": 20 + height}
 
 
@@ -61,8 +65,14 @@ def index() -> str:
     found = service.search_orders(session, where, page=page, per_page=per_page)
     params = {k: v for k, v in request.args.items() if k in form.data and v}
     return render_template(
-        "dashboard/index.html", figures=reports.figures(session), chart=_chart(reports.revenue_per_day(session)),
-        top=reports.top_albums(session), form=form, found=found, page_params=params, active_tab="orders",
+        "dashboard/index.html",
+        figures=reports.figures(session),
+        chart=_chart(reports.revenue_per_day(session)),
+        top=reports.top_albums(session),
+        form=form,
+        found=found,
+        page_params=params,
+        active_tab="orders",
     )
 
 
@@ -74,8 +84,9 @@ def _order_or_404(order_id: int) -> Order:
 
 
 def _render_detail(order: Order, status: int = 200) -> tuple[str, int]:
-    html = render_template("dashboard/detail.html", order=order, form=StatusForm(formdata=None),
-                           actions=rules.ACTIONS, active_tab="orders")
+    html = render_template(
+        "dashboard/detail.html", order=order, form=StatusForm(formdata=None), actions=rules.ACTIONS, active_tab="orders"
+    )
     return html, status
 
 

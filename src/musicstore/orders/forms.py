@@ -13,8 +13,11 @@ from musicstore.orders import rules
 class FilterForm(Form):
     """Narrow the orders table; read from the query string, so it carries no CSRF token."""
 
-    status = SelectField("Status", validators=[Optional()], choices=[
-        SelectChoice("", "Any status"), *(SelectChoice(s, s.capitalize()) for s in rules.STATUSES)])
+    status = SelectField(
+        "Status",
+        validators=[Optional()],
+        choices=[SelectChoice("", "Any status"), *(SelectChoice(s, s.capitalize()) for s in rules.STATUSES)],
+    )
     email = StringField("Customer e-mail", validators=[Optional(), Length(max=254)])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])

@@ -56,12 +56,16 @@ def figures(session: Session, now: datetime | None = None) -> Figures:
     """Counts per status, revenue overall and today (UTC)."""
     now = now or utcnow()
     counts = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
-    revenue, paid = session.execute(
-        select(func.coalesce(func.sum(Order.total), 0), func.count()).where(COUNTED)).one()
-    today = session.scalar(select(func.coalesce(func.sum(Order.total), 0))
-                           .where(COUNTED, Order.created_at >= start_of_day(now.date())))
-    return Figures(by_status={s: int(counts.get(s, 0)) for s in rules.STATUSES},
-                   revenue=_money(revenue), revenue_today=_money(today), paid_orders=int(paid))
+    revenue, paid = session.execute(select(func.coalesce(func.sum(Order.total), 0), func.count()).where(COUNTED)).one()
+    today = session.scalar(
+        select(func.coalesce(func.sum(Order.total), 0)).where(COUNTED, Order.created_at >= start_of_day(now.date()))
+    )
+    return Figures(
+        by_status={s: int(counts.get(s, 0)) for s in rules.STATUSES},
+        revenue=_money(revenue),
+        revenue_today=_money(today),
+        paid_orders=int(paid),
+    )
 
 
 def _money(value: object) -> Decimal:
@@ -90,7 +94,10 @@ def top_albums(session: Session, limit: int = 5) -> list[AlbumSales]:
     cents = func.sum(type_coerce(OrderLine.unit_price, Integer) * OrderLine.quantity, type_=Money())
     rows = session.execute(
         select(OrderLine.album_id, func.max(OrderLine.title), func.max(OrderLine.artist), copies, cents)
-        .join(Order).where(COUNTED).group_by(OrderLine.album_id)
-        .order_by(copies.desc(), OrderLine.album_id).limit(limit)
+        .join(Order)
+        .where(COUNTED)
+        .group_by(OrderLine.album_id)
+        .order_by(copies.desc(), OrderLine.album_id)
+        .limit(limit)
     ).all()
     return [AlbumSales(album_id=a, title=t, artist=r, copies=int(c), revenue=_money(v)) for a, t, r, c, v in rows]

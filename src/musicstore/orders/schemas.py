@@ -41,7 +41,7 @@ class LineIn(BaseModel):
     @classmethod
     def _no_booleans(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError("must be an amount such as \"12.99\", not true/false")
+            raise ValueError('must be an amount such as "12.99", not true/false')
         return value
 
     @field_validator("unit_price")
@@ -108,9 +108,14 @@ def order_json(order: Order, public_url: str) -> dict[str, Any]:
         "customer_name": order.customer_name,
         "customer_email": order.customer_email,
         "items": [
-            {"album_id": line.album_id, "title": line.title, "artist": line.artist,
-             "unit_price": rules.money(line.unit_price), "quantity": line.quantity,
-             "line_total": rules.money(line.line_total)}
+            {
+                "album_id": line.album_id,
+                "title": line.title,
+                "artist": line.artist,
+                "unit_price": rules.money(line.unit_price),
+                "quantity": line.quantity,
+                "line_total": rules.money(line.line_total),
+            }
             for line in order.lines
         ],
         "total": rules.money(order.total),

@@ -42,12 +42,25 @@ def _replay(order: Order, fingerprint: str) -> Order:
 def new_order(data: OrderIn, *, key: str) -> Order:
     """A pending order built from a validated body, its total recomputed from the lines."""
     return Order(
-        idempotency_key=key, request_hash=data.fingerprint(), tracking_token=secrets.token_urlsafe(24),
-        customer_name=data.customer_name, customer_email=data.customer_email,
-        card_brand=data.card_brand, card_last4=data.card_last4,
-        total=data.computed_total(), status=rules.PENDING,
-        lines=[OrderLine(album_id=line.album_id, title=line.title, artist=line.artist,
-                         unit_price=line.unit_price, quantity=line.quantity) for line in data.items],
+        idempotency_key=key,
+        request_hash=data.fingerprint(),
+        tracking_token=secrets.token_urlsafe(24),
+        customer_name=data.customer_name,
+        customer_email=data.customer_email,
+        card_brand=data.card_brand,
+        card_last4=data.card_last4,
+        total=data.computed_total(),
+        status=rules.PENDING,
+        lines=[
+            OrderLine(
+                album_id=line.album_id,
+                title=line.title,
+                artist=line.artist,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+            )
+            for line in data.items
+        ],
     )
 
 
@@ -67,8 +80,13 @@ def place_order(database: Database, *, key: str, data: OrderIn) -> tuple[Order, 
         if existing is None:
             raise
         return _replay(existing, fingerprint), False
-    log.info("order %s created: total %s, card %s ending %s", order.order_number, rules.money(order.total),
-             order.card_brand, order.card_last4)
+    log.info(
+        "order %s created: total %s, card %s ending %s",
+        order.order_number,
+        rules.money(order.total),
+        order.card_brand,
+        order.card_last4,
+    )
     return order, True
 
 
@@ -95,8 +113,10 @@ def change_status(session: Session, order_id: int, target: str) -> Order:
     rules.check_transition(order.status, target)
     # Only move from the status we read, so two admins cannot both win a race.
     moved = session.execute(
-        update(Order).where(Order.id == order_id, Order.status == order.status)
-        .values(status=target, updated_at=utcnow()).execution_options(synchronize_session=False)
+        update(Order)
+        .where(Order.id == order_id, Order.status == order.status)
+        .values(status=target, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(order)

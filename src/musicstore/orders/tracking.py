@@ -20,8 +20,9 @@ def show(token: str) -> Response:
     if order is None:
         raise NotFound("We could not find that order. Check the link in your confirmation.")
     reached = PROGRESS.index(order.status) if order.status in PROGRESS else -1
-    response = make_response(render_template("tracking/show.html", order=order, progress=PROGRESS,
-                                             reached=reached, active_tab="orders"))
+    response = make_response(
+        render_template("tracking/show.html", order=order, progress=PROGRESS, reached=reached, active_tab="orders")
+    )
     # The token in the URL is the key to the page: keep it out of caches, referrers and search engines.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -10,8 +10,9 @@ LOCK_ID = 5001  # one migration at a time on PostgreSQL, however many replicas s
 
 def _migrate(connection: Connection) -> None:
     # SQLite cannot ALTER most things in place; batch mode lets later migrations copy-and-move tables.
-    context.configure(connection=connection, target_metadata=OrdersBase.metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection, target_metadata=OrdersBase.metadata, render_as_batch=connection.dialect.name == "sqlite"
+    )
     with context.begin_transaction():
         context.run_migrations()
 
