@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from musicstore.common.auth import admin_page
@@ -12,25 +11,12 @@ from musicstore.common.errors import ApiError
 from musicstore.common.pagination import page_args
 from musicstore.store.albums import add_album, delete_album, update_price_and_stock
 from musicstore.store.catalog import search_albums
+from musicstore.store.context import album_or_404, store_settings
 from musicstore.store.covers import InvalidCover
 from musicstore.store.forms import AlbumForm, ConfirmForm, PriceStockForm
-from musicstore.store.models import Album
 from musicstore.store.schemas import AlbumIn
-from musicstore.store.settings import StoreSettings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _settings() -> StoreSettings:
-    settings: StoreSettings = current_app.config["SETTINGS"]
-    return settings
-
-
-def _album_or_404(album_id: int) -> Album:
-    album = get_database(current_app).session.get(Album, album_id)
-    if album is None:
-        raise NotFound(f"Album {album_id} does not exist (it may have been deleted).")
-    return album
 
 
 def _render_index(form: AlbumForm, status: int = 200) -> tuple[str, int]:
@@ -68,7 +54,7 @@ def create() -> Response | tuple[str, int]:
         stock=form.stock.data,
     )
     upload = form.cover.data
-    settings = _settings()
+    settings = store_settings()
     try:
         with get_database(current_app).transaction() as session:
             album = add_album(
@@ -91,7 +77,7 @@ def create() -> Response | tuple[str, int]:
 def update(album_id: int) -> Response | tuple[str, int]:
     """Change an album's price and stock."""
     form = PriceStockForm()
-    album = _album_or_404(album_id)
+    album = album_or_404(album_id)
     if not form.validate_on_submit():
         problems = "; ".join(f"{field}: {', '.join(errs)}" for field, errs in form.errors.items())
         flash(f"“{album.title}” was not changed: {problems}.", "error")
@@ -111,12 +97,12 @@ def _same_site_referrer() -> bool:
 @admin_page
 def delete(album_id: int) -> Response | str:
     """Ask for confirmation, then delete the album."""
-    album = _album_or_404(album_id)
+    album = album_or_404(album_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         title = album.title
         with get_database(current_app).transaction() as session:
-            delete_album(session, album, covers_dir=_settings().covers_dir)
+            delete_album(session, album, covers_dir=store_settings().covers_dir)
         flash(f"Deleted “{title}”.", "success")
         return redirect(url_for("admin.index"))
     return render_template("admin/delete.html", album=album, form=form, active_tab="admin")

@@ -13,30 +13,17 @@ from musicstore.common.errors import ApiError
 from musicstore.common.pagination import page_args
 from musicstore.store.albums import add_album, delete_album
 from musicstore.store.catalog import catalog_stats, search_albums
+from musicstore.store.context import album_or_404, store_settings
 from musicstore.store.covers import InvalidCover
-from musicstore.store.models import Album
 from musicstore.store.schemas import AlbumIn, album_json
-from musicstore.store.settings import StoreSettings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def _settings() -> StoreSettings:
-    settings: StoreSettings = current_app.config["SETTINGS"]
-    return settings
-
-
-def _album_or_404(album_id: int) -> Album:
-    album = get_database(current_app).session.get(Album, album_id)
-    if album is None:
-        raise ApiError(f"album {album_id} not found", 404)
-    return album
 
 
 @bp.get("/album/<int(signed=True):album_id>")
 def get_album(album_id: int) -> Response:
     """One album's details."""
-    return jsonify(album_json(_album_or_404(album_id), _settings().STORE_PUBLIC_URL))
+    return jsonify(album_json(album_or_404(album_id), store_settings().STORE_PUBLIC_URL))
 
 
 @bp.get("/albums")
@@ -46,7 +33,7 @@ def list_albums() -> Response:
     q = request.args.get("q", "").strip()[:200]
     genre = request.args.get("genre", "").strip()[:50]
     found = search_albums(get_database(current_app).session, q=q, genre=genre, page=page, per_page=per_page)
-    public_url = _settings().STORE_PUBLIC_URL
+    public_url = store_settings().STORE_PUBLIC_URL
     return jsonify(found.as_json(lambda album: album_json(album, public_url)))
 
 
@@ -71,7 +58,7 @@ def _album_input() -> tuple[AlbumIn, Any]:
 @admin_api
 def create_album() -> tuple[Response, int]:
     """Add an album (admin)."""
-    settings = _settings()
+    settings = store_settings()
     data, cover = _album_input()
     database = get_database(current_app)
     try:
@@ -90,5 +77,5 @@ def remove_album(album_id: int) -> tuple[str, int]:
     """Delete an album (admin)."""
     database = get_database(current_app)
     with database.transaction() as session:
-        delete_album(session, _album_or_404(album_id), covers_dir=_settings().covers_dir)
+        delete_album(session, album_or_404(album_id), covers_dir=store_settings().covers_dir)
     return "", 204
