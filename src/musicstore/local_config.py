@@ -103,6 +103,8 @@ def gunicorn_options() -> list[str]:
         "20",
         "--timeout",
         "60",
+        "--logger-class",
+        "musicstore.common.access_log.RedactingLogger",
         "--access-logfile",
         "-",
         "--access-logformat",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, g
@@ -14,6 +15,14 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 log = logging.getLogger(__name__)
+
+
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
+
+
+def utcnow() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

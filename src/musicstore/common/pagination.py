@@ -58,3 +58,11 @@ def page_args(args: Mapping[str, str], default_per_page: int = 20) -> tuple[int,
     if page > 1_000_000:
         raise ApiError("page is too large", 400)
     return page, min(per_page, MAX_PER_PAGE)
+
+
+def page_args_or_first(args: Mapping[str, str], default_per_page: int = 20) -> tuple[int, int]:
+    """For pages (not APIs): nonsense paging shows the first page instead of an error."""
+    try:
+        return page_args(args, default_per_page)
+    except ApiError:
+        return 1, default_per_page

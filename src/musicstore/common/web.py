@@ -13,9 +13,11 @@ from musicstore.common.auth import is_admin_session
 from musicstore.common.errors import register_error_handlers
 from musicstore.common.logs import init_request_ids
 from musicstore.common.metrics import Metrics
+from musicstore.common.money import money, money_grouped
 from musicstore.common.settings import ServiceSettings
 
 csrf = CSRFProtect()
+
 
 ui = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/common")
 
@@ -28,6 +30,8 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     app.config["SESSION_COOKIE_NAME"] = f"{service}_session"
     app.config.setdefault("LOGIN_RATE_LIMIT", "10 per minute")
     app.config.update(extra or {})
+    app.add_template_filter(money, "money")
+    app.add_template_filter(money_grouped, "money_grouped")
     init_request_ids(app)
     register_error_handlers(app)
     csrf.init_app(app)

@@ -7,8 +7,8 @@ from werkzeug.wrappers import Response
 
 from musicstore.common.auth import admin_page
 from musicstore.common.db import get_database
-from musicstore.common.errors import ApiError
-from musicstore.common.pagination import page_args
+from musicstore.common.pagination import page_args_or_first
+from musicstore.common.text import query_text
 from musicstore.store.albums import add_album, delete_album, update_price_and_stock
 from musicstore.store.catalog import search_albums
 from musicstore.store.context import album_or_404, store_settings
@@ -20,11 +20,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _render_index(form: AlbumForm, status: int = 200) -> tuple[str, int]:
-    try:
-        page, per_page = page_args(request.args, default_per_page=25)
-    except ApiError:
-        page, per_page = 1, 25
-    q = request.args.get("q", "").strip()[:200]
+    page, per_page = page_args_or_first(request.args, default_per_page=25)
+    q = query_text(request.args, "q")
     found = search_albums(get_database(current_app).session, q=q, page=page, per_page=per_page)
     html = render_template("admin/index.html", form=form, found=found, q=q, active_tab="admin")
     return html, status
@@ -56,14 +53,13 @@ def create() -> Response | tuple[str, int]:
     upload = form.cover.data
     settings = store_settings()
     try:
-        with get_database(current_app).transaction() as session:
-            album = add_album(
-                session,
-                data,
-                covers_dir=settings.covers_dir,
-                cover=upload.stream if upload and upload.filename else None,
-                max_cover_bytes=settings.MAX_COVER_BYTES,
-            )
+        album = add_album(
+            get_database(current_app),
+            data,
+            covers_dir=settings.covers_dir,
+            cover=upload.stream if upload and upload.filename else None,
+            max_cover_bytes=settings.MAX_COVER_BYTES,
+        )
     except InvalidCover as exc:
         form.cover.errors = [str(exc)]
         flash(f"The album was not added: {exc}.", "error")
@@ -82,8 +78,7 @@ def update(album_id: int) -> Response | tuple[str, int]:
         problems = "; ".join(f"{field}: {', '.join(errs)}" for field, errs in form.errors.items())
         flash(f"“{album.title}” was not changed: {problems}.", "error")
         return _render_index(AlbumForm(formdata=None), 422)
-    with get_database(current_app).transaction():
-        update_price_and_stock(album, price=form.price.data, stock=form.stock.data)
+    update_price_and_stock(get_database(current_app), album, price=form.price.data, stock=form.stock.data)
     flash(f"Updated “{album.title}”: price {album.price:.2f}, stock {album.stock}.", "success")
     return redirect(request.referrer if _same_site_referrer() else url_for("admin.index"))
 
@@ -101,8 +96,7 @@ def delete(album_id: int) -> Response | str:
     form = ConfirmForm()
     if form.validate_on_submit():
         title = album.title
-        with get_database(current_app).transaction() as session:
-            delete_album(session, album, covers_dir=store_settings().covers_dir)
+        delete_album(get_database(current_app), album, covers_dir=store_settings().covers_dir)
         flash(f"Deleted “{title}”.", "success")
         return redirect(url_for("admin.index"))
     return render_template("admin/delete.html", album=album, form=form, active_tab="admin")

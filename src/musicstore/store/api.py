@@ -11,6 +11,7 @@ from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
 from musicstore.common.pagination import page_args
+from musicstore.common.text import query_text
 from musicstore.store.albums import add_album, delete_album
 from musicstore.store.catalog import catalog_stats, search_albums
 from musicstore.store.context import album_or_404, store_settings
@@ -30,8 +31,7 @@ def get_album(album_id: int) -> Response:
 def list_albums() -> Response:
     """A page of albums, filtered by text and genre."""
     page, per_page = page_args(request.args)
-    q = request.args.get("q", "").strip()[:200]
-    genre = request.args.get("genre", "").strip()[:50]
+    q, genre = query_text(request.args, "q"), query_text(request.args, "genre", 50)
     found = search_albums(get_database(current_app).session, q=q, genre=genre, page=page, per_page=per_page)
     public_url = store_settings().STORE_PUBLIC_URL
     return jsonify(found.as_json(lambda album: album_json(album, public_url)))
@@ -60,12 +60,14 @@ def create_album() -> tuple[Response, int]:
     """Add an album (admin)."""
     settings = store_settings()
     data, cover = _album_input()
-    database = get_database(current_app)
     try:
-        with database.transaction() as session:
-            album = add_album(
-                session, data, covers_dir=settings.covers_dir, cover=cover, max_cover_bytes=settings.MAX_COVER_BYTES
-            )
+        album = add_album(
+            get_database(current_app),
+            data,
+            covers_dir=settings.covers_dir,
+            cover=cover,
+            max_cover_bytes=settings.MAX_COVER_BYTES,
+        )
     except InvalidCover as exc:
         raise ApiError(str(exc), 422) from None
     return jsonify(album_json(album, settings.STORE_PUBLIC_URL)), 201
@@ -75,7 +77,5 @@ def create_album() -> tuple[Response, int]:
 @admin_api
 def remove_album(album_id: int) -> tuple[str, int]:
     """Delete an album (admin)."""
-    database = get_database(current_app)
-    with database.transaction() as session:
-        delete_album(session, album_or_404(album_id), covers_dir=store_settings().covers_dir)
+    delete_album(get_database(current_app), album_or_404(album_id), covers_dir=store_settings().covers_dir)
     return "", 204

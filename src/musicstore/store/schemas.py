@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
+from musicstore.common.db import MAX_ID
+from musicstore.common.text import NoControl, ShortText
 from musicstore.store.models import Album
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Genre = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Genre = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), NoControl]
 MAX_PRICE = Decimal("10000")
 
 
@@ -20,8 +21,8 @@ class AlbumIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Text
-    artist: Text
+    title: ShortText
+    artist: ShortText
     genre: Genre
     year: int = Field(ge=1900)
     price: Decimal = Field(ge=0, lt=MAX_PRICE, max_digits=7, decimal_places=2, allow_inf_nan=False)
@@ -47,7 +48,7 @@ class StockLine(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    album_id: StrictInt = Field(ge=1)
+    album_id: StrictInt = Field(ge=1, le=MAX_ID)
     quantity: StrictInt = Field(ge=1, le=1000)
 
 

@@ -6,8 +6,8 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from werkzeug.wrappers import Response
 
 from musicstore.common.db import get_database
-from musicstore.common.errors import ApiError
-from musicstore.common.pagination import page_args
+from musicstore.common.pagination import page_args_or_first
+from musicstore.common.text import query_text
 from musicstore.store.catalog import list_genres, search_albums
 
 bp = Blueprint("shop", __name__)
@@ -18,12 +18,8 @@ COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 @bp.get("/")
 def index() -> str:
     """The album grid."""
-    try:
-        page, per_page = page_args(request.args, default_per_page=24)
-    except ApiError:
-        page, per_page = 1, 24
-    q = request.args.get("q", "").strip()[:200]
-    genre = request.args.get("genre", "").strip()[:50]
+    page, per_page = page_args_or_first(request.args, default_per_page=24)
+    q, genre = query_text(request.args, "q"), query_text(request.args, "genre", 50)
     session = get_database(current_app).session
     found = search_albums(session, q=q, genre=genre, page=page, per_page=per_page)
     return render_template(
