@@ -1,16 +1,48 @@
-"""Configuration of `musicstore up` and `serve`: the one place the CLI reads the environment."""
+"""Settings of `musicstore up` and `serve`, read from the environment in one place."""
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = {"store": 5000, "orders": 5001, "cart": 5002}
 PORT_VARS = {"store": "STORE_PORT", "orders": "ORDER_PORT", "cart": "CART_PORT"}
-URL_VARS = {"store": "STORE", "orders": "ORDER", "cart": "CART"}
+URL_PREFIXES = {"store": "STORE", "orders": "ORDER", "cart": "CART"}
+
+
+class LocalSettings(BaseSettings):
+    """What the CLI itself reads: ports, the data directory, an external database, secrets chosen by the user."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    DATA_DIR: Path = Path("var")
+    DATABASE_URL: str = ""
+    DB_HOST: str = ""
+    DB_PORT: int = Field(default=5432, ge=1, le=65535)
+    STORE_PORT: int = Field(default=5000, ge=1, le=65535)
+    ORDER_PORT: int = Field(default=5001, ge=1, le=65535)
+    CART_PORT: int = Field(default=5002, ge=1, le=65535)
+    PORT: int | None = Field(default=None, ge=1, le=65535)
+    ADMIN_PASSWORD: str = ""
+    SECRET_KEY: str = ""
+    SERVICE_TOKEN: str = ""
+    LOG_FORMAT: str = "text"
+    WEB_THREADS: int = Field(default=8, ge=1, le=64)
+    STORE_SERVICE_URL: str = ""
+    ORDER_SERVICE_URL: str = ""
+    CART_SERVICE_URL: str = ""
+
+
+@lru_cache(maxsize=1)
+def settings() -> LocalSettings:
+    """The CLI's settings, read once."""
+    return LocalSettings()
 
 
 @dataclass(frozen=True)
@@ -26,7 +58,7 @@ class LocalSecrets:
 
 def data_dir() -> Path:
     """The data directory (DATA_DIR, default ./var), made if missing."""
-    path = Path(os.environ.get("DATA_DIR", "var")).resolve()
+    path = settings().DATA_DIR.resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -39,51 +71,51 @@ def load_secrets(directory: Path) -> LocalSecrets:
         stored.setdefault(key, secrets.token_urlsafe(18 if key == "ADMIN_PASSWORD" else 32))
     path.write_text(json.dumps(stored, indent=2))
     path.chmod(0o600)
-    from_env = os.environ.get("ADMIN_PASSWORD", "")
+    chosen = settings()
     return LocalSecrets(
-        secret_key=os.environ.get("SECRET_KEY") or stored["SECRET_KEY"],
-        service_token=os.environ.get("SERVICE_TOKEN") or stored["SERVICE_TOKEN"],
+        secret_key=chosen.SECRET_KEY or stored["SECRET_KEY"],
+        service_token=chosen.SERVICE_TOKEN or stored["SERVICE_TOKEN"],
         db_password=stored["DB_PASSWORD"],
-        admin_password=from_env or stored["ADMIN_PASSWORD"],
-        admin_password_generated=not from_env,
+        admin_password=chosen.ADMIN_PASSWORD or stored["ADMIN_PASSWORD"],
+        admin_password_generated=not chosen.ADMIN_PASSWORD,
     )
 
 
 def external_database() -> bool:
     """True when DATABASE_URL or DB_HOST points at a PostgreSQL server of the user's."""
-    return bool(os.environ.get("DATABASE_URL") or os.environ.get("DB_HOST"))
+    return bool(settings().DATABASE_URL or settings().DB_HOST)
 
 
 def wanted_db_port() -> int:
     """The port the embedded PostgreSQL should listen on."""
-    return int(os.environ.get("DB_PORT", "5432"))
+    return settings().DB_PORT
 
 
 def service_port(service: str) -> int:
     """A service's port (STORE_PORT, ORDER_PORT, CART_PORT override the defaults)."""
-    return int(os.environ.get(PORT_VARS[service], SERVICES[service]))
+    port: int = getattr(settings(), PORT_VARS[service])
+    return port
 
 
 def serve_port(service: str) -> int:
     """The port `serve` binds: PORT, else the service's own port setting."""
-    return int(os.environ.get("PORT", service_port(service)))
+    return settings().PORT or service_port(service)
 
 
 def local_env(directory: Path, found: LocalSecrets, database_url: str | None) -> dict[str, str]:
     """The environment every process of a local stack runs with."""
+    chosen = settings()
     env = {
         "MODE": "local",
         "DATA_DIR": str(directory),
-        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "LOG_FORMAT": chosen.LOG_FORMAT,
         "SECRET_KEY": found.secret_key,
         "SERVICE_TOKEN": found.service_token,
         "ADMIN_PASSWORD": found.admin_password,
     }
-    for service, prefix in URL_VARS.items():
-        env.setdefault(
-            f"{prefix}_SERVICE_URL",
-            os.environ.get(f"{prefix}_SERVICE_URL", f"http://localhost:{service_port(service)}"),
-        )
+    for service, prefix in URL_PREFIXES.items():
+        given = getattr(chosen, f"{prefix}_SERVICE_URL")
+        env[f"{prefix}_SERVICE_URL"] = given or f"http://localhost:{service_port(service)}"
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
@@ -93,20 +125,9 @@ def gunicorn_options() -> list[str]:
     """Server options shared by `up` and `serve` (WEB_THREADS tunes the thread count)."""
     return [
         "--no-control-socket",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "1",
-        "--threads",
-        os.environ.get("WEB_THREADS", "8"),
-        "--graceful-timeout",
-        "20",
-        "--timeout",
-        "60",
-        "--logger-class",
-        "musicstore.common.access_log.RedactingLogger",
-        "--access-logfile",
-        "-",
-        "--access-logformat",
-        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s',
-    ]
+        "--worker-class", "gthread", "--workers", "1", "--threads", str(settings().WEB_THREADS),
+        "--graceful-timeout", "20", "--timeout", "60",
+        "--logger-class", "musicstore.common.access_log.RedactingLogger",
+        "--access-logfile", "-",
+        "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s',
+    ]  # fmt: skip
