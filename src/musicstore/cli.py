@@ -31,16 +31,16 @@ def _has_module(name: str) -> bool:
         return False
 
 
-def service_settings(service: str) -> ServiceSettings:
-    """A service's settings, read from the environment."""
+def service_settings(service: str, overrides: dict[str, str] | None = None) -> ServiceSettings:
+    """A service's settings, read from the environment (values in `overrides` win)."""
     settings_class = getattr(importlib.import_module(f"musicstore.{service}.settings"), SETTINGS[service])
-    settings: ServiceSettings = settings_class()
+    settings: ServiceSettings = settings_class(**(overrides or {}))
     return settings
 
 
-def prepare(service: str) -> None:
+def prepare(service: str, overrides: dict[str, str] | None = None) -> None:
     """Apply a service's migrations (and, for the store, seed the demo catalog once)."""
-    importlib.import_module(f"musicstore.{service}").prepare(service_settings(service))
+    importlib.import_module(f"musicstore.{service}").prepare(service_settings(service, overrides))
 
 
 def gunicorn_command(service: str, bind: str) -> list[str]:
@@ -107,13 +107,13 @@ def cmd_up(_args: argparse.Namespace) -> int:
             database.create_database("music_store")
             database_url = database.url("music_store")
             sup.say("up", f"embedded PostgreSQL 18 on 127.0.0.1:{port} (data in {data / 'postgres'})")
-        env = {**os.environ, **local_config.local_env(data, found, database_url)}
-        os.environ.update(env)
+        stack = local_config.local_env(data, found, database_url)
         for service in services:
             sup.say("up", f"preparing {service} (migrations{', demo catalog' if service == 'store' else ''})")
-            prepare(service)
+            prepare(service, stack)
         for service in services:
-            sup.start(service, gunicorn_command(service, f"127.0.0.1:{local_config.service_port(service)}"), env)
+            bind = f"127.0.0.1:{local_config.service_port(service)}"
+            sup.start(service, gunicorn_command(service, bind), {**os.environ, **stack})
         _banner(sup, services, found)
         sup.wait_for_stop_signal()
     finally:
