@@ -63,6 +63,16 @@ DEMO_ALBUMS: list[tuple[str, str, str, int]] = [
     ("Cathedral of Noise", "Black Basalt", "Metal", 2019),
     ("Glitter Static", "Luma", "Pop", 2020),
     ("Riddim Republic", "Selector Jah Mel", "Reggae", 2024),
+    ("Amplifier Weather", "The Velvet Circuits", "Rock", 2022),
+    ("Fault Lines", "Hollow Pines", "Rock", 2017),
+    ("Open Road Overdrive", "Cinder Kings", "Rock", 2024),
+    ("Sunday Standards", "Marcus Lowe Trio", "Jazz", 2023),
+    ("Night Bus Ballads", "Ines Duarte Quartet", "Jazz", 2019),
+    ("Satellite Hearts", "Luma", "Pop", 2024),
+    ("Bubblegum Horizon", "Palm Avenue", "Pop", 2019),
+    ("Low Orbit", "Kairo", "Electronic", 2022),
+    ("Machine Lullabies", "Solar Drift", "Electronic", 2016),
+    ("Second Verse", "Lyric Union", "Hip-Hop", 2024),
 ]
 
 
