@@ -61,6 +61,24 @@ def test_the_revenue_chart_has_one_bar_per_day_for_fourteen_days(app: Flask, cli
     assert not soup(client.get("/")).select("script")
 
 
+def test_amounts_are_shown_exactly_with_thousands_grouped(app: Flask, client: FlaskClient) -> None:
+    order_id = insert_order(app, items=[line(unit_price="9999.99", quantity=3), line(2, unit_price="0.29")])
+    login(client)
+    page = soup(client.get("/"))
+    assert page.select_one("#stat-revenue").text == "$30,000.26"
+    assert page.select_one(f"svg#revenue-chart g[data-day='{NOW.date().isoformat()}']")["data-amount"] == "30000.26"
+    assert page.select(f"#orders tr[data-order-id='{order_id}'] td.num")[-1].text == "$30,000.26"
+    detail = soup(client.get(f"/orders/{order_id}"))
+    assert [td.text for td in detail.select("#order-lines tbody tr td.num")] == [
+        "$9,999.99",
+        "3",
+        "$29,999.97",
+        "$0.29",
+        "1",
+        "$0.29",
+    ]
+
+
 def test_top_albums_rank_by_copies_and_leave_out_cancelled(app: Flask, client: FlaskClient) -> None:
     insert_order(app, items=[line(1, title="Blue Train", quantity=2), line(2, title="Giant Steps", quantity=1)])
     insert_order(app, items=[line(2, title="Giant Steps", quantity=4)])
@@ -211,5 +229,7 @@ def test_every_dashboard_form_that_changes_something_carries_a_csrf_token(app: F
     order_id = insert_order(app)
     login(client)
     for path in ("/", f"/orders/{order_id}"):
-        for form in soup(client.get(path)).select("form[method=post]"):
+        forms = soup(client.get(path)).select("form[method=post]")
+        assert forms, f"no form that changes something on {path}"  # the log-out form at least
+        for form in forms:
             assert form.select_one("input[name=csrf_token]"), form

@@ -11,6 +11,7 @@ from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
 from musicstore.common.pagination import page_args
+from musicstore.common.text import MAX_EMAIL, query_text
 from musicstore.orders import rules, service
 from musicstore.orders.schemas import OrderIn, StatusIn, order_json
 from musicstore.orders.settings import OrderSettings
@@ -56,10 +57,11 @@ def create() -> tuple[Response, int]:
 def list_orders() -> Response:
     """A page of orders, newest first, filtered by status and customer e-mail."""
     page, per_page = page_args(request.args)
-    status = request.args.get("status", "").strip()
+    status = query_text(request.args, "status")
     if status and status not in rules.STATUSES:
         raise ApiError(f"status must be one of {', '.join(rules.STATUSES)}", 400)
-    where = service.OrderFilter(status=status, customer_email=request.args.get("customer_email", "")[:254])
+    email = query_text(request.args, "customer_email", max_length=MAX_EMAIL)
+    where = service.OrderFilter(status=status, customer_email=email)
     found = service.search_orders(get_database(current_app).session, where, page=page, per_page=per_page)
     public_url = _public_url()
     return jsonify(found.as_json(lambda order: order_json(order, public_url)))

@@ -7,6 +7,7 @@ from wtforms import DateField, Form, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
+from musicstore.common.text import MAX_EMAIL
 from musicstore.orders import rules
 
 
@@ -18,7 +19,7 @@ class FilterForm(Form):
         validators=[Optional()],
         choices=[SelectChoice("", "Any status"), *(SelectChoice(s, s.capitalize()) for s in rules.STATUSES)],
     )
-    email = StringField("Customer e-mail", validators=[Optional(), Length(max=254)])
+    email = StringField("Customer e-mail", validators=[Optional(), Length(max=MAX_EMAIL)])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
 

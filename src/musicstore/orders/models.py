@@ -11,13 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from musicstore.common.db import Base
+from musicstore.common.db import Base, utcnow
 from musicstore.orders import rules
-
-
-def utcnow() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
 
 
 class Money(TypeDecorator[Decimal]):
@@ -27,9 +22,11 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        """An amount on its way to the database, as whole cents."""
         return None if value is None else rules.to_cents(Decimal(value))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """Whole cents from the database, as an amount with two decimals."""
         return None if value is None else rules.from_cents(int(value))
 
 
@@ -40,6 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """A UTC time on its way to the database (naive UTC on SQLite); naive input is refused."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -48,6 +46,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """A time from the database, always timezone-aware UTC."""
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

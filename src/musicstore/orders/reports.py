@@ -9,8 +9,10 @@ from decimal import Decimal
 from sqlalchemy import Integer, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from musicstore.common.db import utcnow
+from musicstore.common.money import CENT
 from musicstore.orders import rules
-from musicstore.orders.models import Money, Order, OrderLine, utcnow
+from musicstore.orders.models import Money, Order, OrderLine
 from musicstore.orders.service import start_of_day
 
 ZERO = Decimal("0.00")
@@ -30,7 +32,7 @@ class Figures:
         """Revenue divided by the orders that count towards it."""
         if not self.paid_orders:
             return ZERO
-        return (self.revenue / self.paid_orders).quantize(rules.CENT)
+        return (self.revenue / self.paid_orders).quantize(CENT)
 
     @property
     def orders(self) -> int:

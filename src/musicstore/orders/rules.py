@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+from musicstore.common.money import CENT
+
 PENDING, CONFIRMED, SHIPPED, DELIVERED, CANCELLED = "pending", "confirmed", "shipped", "delivered", "cancelled"
 STATUSES = (PENDING, CONFIRMED, SHIPPED, DELIVERED, CANCELLED)
 
@@ -19,8 +21,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 # What the dashboard's buttons say for each target status.
 ACTIONS = {CONFIRMED: "Confirm", SHIPPED: "Mark shipped", DELIVERED: "Mark delivered", CANCELLED: "Cancel order"}
-
-CENT = Decimal("0.01")
 
 
 class TransitionRefused(Exception):
@@ -67,8 +67,3 @@ def order_total(lines: Iterable[tuple[Decimal, int]]) -> Decimal:
 def order_number(order_id: int) -> str:
     """The readable order number of a database id, such as MS-000123."""
     return f"MS-{order_id:06d}"
-
-
-def money(amount: Decimal) -> str:
-    """Money as the API writes it: a string with two decimals."""
-    return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):.2f}"

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator, model_validator
 
+from musicstore.common.db import MAX_ID
+from musicstore.common.money import CENT, money
+from musicstore.common.text import MAX_EMAIL, NoControl, ShortText, is_email
 from musicstore.orders import rules
 from musicstore.orders.models import Order
 
 MAX_UNIT_PRICE = Decimal("10000")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-def _no_control_characters(value: str) -> str:
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters")
-    return value
+Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=MAX_EMAIL), NoControl]
 
 
 class LineIn(BaseModel):
@@ -31,9 +24,9 @@ class LineIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    album_id: StrictInt = Field(ge=1, le=2**31 - 1)
-    title: Text
-    artist: Text
+    album_id: StrictInt = Field(ge=1, le=MAX_ID)
+    title: ShortText
+    artist: ShortText
     unit_price: Decimal = Field(ge=0, lt=MAX_UNIT_PRICE, max_digits=7, decimal_places=2, allow_inf_nan=False)
     quantity: StrictInt = Field(ge=1, le=1000)
 
@@ -47,9 +40,7 @@ class LineIn(BaseModel):
     @field_validator("unit_price")
     @classmethod
     def _to_the_cent(cls, value: Decimal) -> Decimal:
-        return value.quantize(rules.CENT)
-
-    _clean_text = field_validator("title", "artist")(_no_control_characters)
+        return value.quantize(CENT)
 
 
 class OrderIn(BaseModel):
@@ -57,19 +48,17 @@ class OrderIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_name: Text
-    customer_email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254)]
+    customer_name: ShortText
+    customer_email: Email
     card_brand: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z ._-]{0,29}$")]
     card_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
     items: list[LineIn] = Field(min_length=1, max_length=100)
     total: Any = Field(default=None, exclude=True)
 
-    _clean_name = field_validator("customer_name")(_no_control_characters)
-
     @field_validator("customer_email")
     @classmethod
     def _looks_like_an_email(cls, value: str) -> str:
-        if not EMAIL.match(value):
+        if not is_email(value):
             raise ValueError("is not a valid e-mail address")
         return value
 
@@ -112,13 +101,13 @@ def order_json(order: Order, public_url: str) -> dict[str, Any]:
                 "album_id": line.album_id,
                 "title": line.title,
                 "artist": line.artist,
-                "unit_price": rules.money(line.unit_price),
+                "unit_price": money(line.unit_price),
                 "quantity": line.quantity,
-                "line_total": rules.money(line.line_total),
+                "line_total": money(line.line_total),
             }
             for line in order.lines
         ],
-        "total": rules.money(order.total),
+        "total": money(order.total),
         "status": order.status,
         "card_brand": order.card_brand,
         "card_last4": order.card_last4,

@@ -11,14 +11,15 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from musicstore.common.db import Database
+from musicstore.common.db import MAX_ID, Database, utcnow
+from musicstore.common.money import money
 from musicstore.common.pagination import Page
+from musicstore.common.text import has_control_characters
 from musicstore.orders import rules
-from musicstore.orders.models import Order, OrderLine, utcnow
+from musicstore.orders.models import Order, OrderLine
 from musicstore.orders.schemas import OrderIn
 
 log = logging.getLogger(__name__)
-MAX_ID = 2**31 - 1
 
 
 class IdempotencyConflict(Exception):
@@ -83,7 +84,7 @@ def place_order(database: Database, *, key: str, data: OrderIn) -> tuple[Order, 
     log.info(
         "order %s created: total %s, card %s ending %s",
         order.order_number,
-        rules.money(order.total),
+        money(order.total),
         order.card_brand,
         order.card_last4,
     )
@@ -100,7 +101,8 @@ def get_order(session: Session, order_id: int) -> Order:
 
 def order_by_token(session: Session, token: str) -> Order | None:
     """The order a tracking token opens, if any."""
-    if not 20 <= len(token) <= 64:
+    # PostgreSQL refuses a NUL byte outright; no real token holds any control character.
+    if not 20 <= len(token) <= 64 or has_control_characters(token):
         return None
     return session.scalars(select(Order).where(Order.tracking_token == token)).one_or_none()
 
@@ -146,7 +148,7 @@ class OrderFilter:
             found.append(Order.customer_email.contains(self.email_contains.strip().lower(), autoescape=True))
         if self.date_from:
             found.append(Order.created_at >= start_of_day(self.date_from))
-        if self.date_to:
+        if self.date_to and self.date_to < date.max:  # up to the last day there is: no upper bound
             found.append(Order.created_at < start_of_day(self.date_to + timedelta(days=1)))
         return found
 
