@@ -231,3 +231,9 @@ def test_the_carts_own_forms_need_its_token(client: FlaskClient) -> None:
     assert accepted.status_code == 303 and quantities(client) == {1: 3}
     removed = client.post("/remove_item", data={"album_id": "1", "csrf_token": token})
     assert removed.status_code == 303 and quantities(client) == {}
+
+
+@pytest.mark.parametrize("path", ["/no-such-path", "/cart/nothing-here", "/api/nothing"])
+def test_a_form_post_to_an_unknown_path_is_a_404_not_a_csrf_error(client: FlaskClient, path: str) -> None:
+    response = client.post(path, data={"album_id": "1"})
+    assert response.status_code == 404

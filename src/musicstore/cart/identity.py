@@ -81,6 +81,8 @@ def _check_csrf() -> None:
     """Forms need the cart's token, except the store's add-to-cart post from a trusted origin; JSON needs none."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True) or request.method != "POST" or request.is_json:
         return
+    if request.endpoint is None:
+        return  # no view matched: routing answers 404 or 405, and nothing is changed
     if request.endpoint in CROSS_SITE_FORM_ENDPOINTS and from_trusted_origin():
         return
     csrf.protect()
