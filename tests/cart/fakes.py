@@ -1,4 +1,10 @@
-"""Fakes of the cart's two downstreams, with switches for their failures."""
+"""Fakes of the cart's two downstreams, with switches for their failures.
+
+They keep the real services' rules where the cart depends on them: the store refuses to reserve
+again under a released reservation id (409), and the order service checks the body with its own
+schema (musicstore.orders.schemas.OrderIn; tests are not a service, so they may import it) and
+refuses a key reused for another order (422). Drift between the cart and those rules fails here.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from musicstore.cart.clients import Album, PlacedOrder, Shortage, StockUnavailable
-from musicstore.common.http import DownstreamUnavailable
+from musicstore.common.errors import describe_validation_error
+from musicstore.common.http import DownstreamRejected, DownstreamUnavailable
+from musicstore.orders.schemas import OrderIn
 
 
 @dataclass
@@ -18,6 +28,7 @@ class FakeStore:
     reservations: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     released: set[str] = field(default_factory=set)
     down: bool = False
+    release_down: bool = False
 
     def add(self, album_id: int, *, title: str = "", price: str = "10.00", stock: int = 5) -> Album:
         """Put an album in the fake catalog."""
@@ -46,6 +57,9 @@ class FakeStore:
 
     def reserve(self, reservation_id: str, lines: list[tuple[int, int]]) -> None:
         self._check()
+        if reservation_id in self.released:
+            message = "this reservation was released and cannot be used again"
+            raise DownstreamRejected("store", message, 409, {"error": message})
         if reservation_id in self.reservations:
             return
         short = [Shortage(a, q, self.stock(a)) for a, q in lines if self.stock(a) < q]
@@ -57,6 +71,8 @@ class FakeStore:
 
     def release(self, reservation_id: str) -> None:
         self._check()
+        if self.release_down:
+            raise DownstreamUnavailable("store", "no answer within 3s")
         if reservation_id in self.released:
             return
         self.released.add(reservation_id)
@@ -69,21 +85,30 @@ class FakeStore:
 
 @dataclass
 class FakeOrders:
-    """An order service that makes one order per idempotency key."""
+    """An order service that makes one order per idempotency key, checking bodies as the real one does."""
 
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
+    calls: int = 0
 
     def create_order(self, idempotency_key: str, order: dict[str, Any]) -> PlacedOrder:
+        self.calls += 1
         if self.down:
             raise DownstreamUnavailable("orders", "no answer within 3s")
-        self.orders.setdefault(idempotency_key, order)
+        try:
+            checked = OrderIn.model_validate(order)
+        except ValidationError as exc:
+            message = describe_validation_error(exc)
+            raise DownstreamRejected("orders", message, 422, {"error": message}) from None
+        known = self.orders.setdefault(idempotency_key, order)
+        if OrderIn.model_validate(known).fingerprint() != checked.fingerprint():
+            message = "this Idempotency-Key was already used for a different order; use a new key for a new order"
+            raise DownstreamRejected("orders", message, 422, {"error": message})
         number = list(self.orders).index(idempotency_key) + 1
-        total = sum(Decimal(i["unit_price"]) * i["quantity"] for i in self.orders[idempotency_key]["items"])
         return PlacedOrder(
             id=number,
             order_number=f"ORD-{number:05d}",
-            total=total,
+            total=checked.computed_total(),
             tracking_url=f"http://orders.test/track/ORD-{number:05d}",
         )
 

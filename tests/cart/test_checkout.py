@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,8 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from musicstore.cart import prepare
 from musicstore.cart.checkout import Checkout, CheckoutRefused, reservation_id_for
 from musicstore.cart.items import cart_lines, lock_cart, set_quantity
+from musicstore.cart.models import FAILED, INTERRUPTED, PENDING, CheckoutAttempt
 from musicstore.cart.payment import Card, PaymentForm
-from musicstore.common.db import Database
+from musicstore.common.db import Database, utcnow
+from musicstore.common.http import DownstreamRejected, DownstreamUnavailable
 from tests.cart.conftest import cart_settings
 from tests.cart.fakes import FakeOrders, FakeStore
 
@@ -106,6 +110,11 @@ def test_an_order_service_failure_releases_the_reservation_and_keeps_the_cart(
     assert (store.stock(1), store.stock(2)) == (5, 2)
     assert reservation_id_for("key-00000001") in store.released
     assert lines_of(sessions) == {1: 2, 2: 1}
+    # Known gap, left for the hardening issue: a slow order service may have committed the order
+    # while its reply was lost (a timeout). The issue requires that a down or slow order service
+    # releases the reservation, so that order then exists without stock held for it. A retry with the
+    # same key heals it (see test_an_order_whose_reply_was_lost_is_answered_again_on_retry), but a
+    # customer who never retries leaves it so; reconciling those orders is not done here.
 
 
 def test_a_store_that_is_down_fails_clearly_and_keeps_the_cart(
@@ -196,3 +205,168 @@ def test_a_key_of_another_cart_is_refused(checkout: Checkout, sessions: sessionm
     with pytest.raises(CheckoutRefused) as caught:
         checkout.run("other-cart-bbbbbbbbbbbb", "key-00000001", GOOD_CARD)
     assert caught.value.status == 409
+
+
+def recorded(sessions: sessionmaker[Session], key: str = "key-00000001") -> CheckoutAttempt:
+    with sessions() as session:
+        found = session.get(CheckoutAttempt, key)
+    assert found is not None
+    return found
+
+
+# Temporary failures (5xx) are not kept: the same key runs the checkout again.
+
+
+def test_after_the_order_service_comes_back_the_same_key_makes_exactly_one_order(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 2})
+    orders.down = True
+    first = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert first.status == 503 and recorded(sessions).status == INTERRUPTED
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 503  # still down: tried again, not replayed
+    assert orders.calls == 2 and store.stock(1) == 5
+    orders.down = False
+    again = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert again.ok and again.status == 201 and not again.repeated
+    assert len(orders.orders) == 1 and store.stock(1) == 3 and lines_of(sessions) == {}
+    assert set(store.reservations) - store.released == {reservation_id_for("key-00000001", 3)}
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 200  # now the answer is kept
+
+
+def test_each_run_of_a_key_reserves_under_its_own_id_because_the_store_never_reuses_a_released_one(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    orders.down = True
+    checkout.run(CART, "key-00000001", GOOD_CARD)
+    with pytest.raises(DownstreamRejected):  # what the first run's id would meet now
+        store.reserve(reservation_id_for("key-00000001"), [(1, 1)])
+    orders.down = False
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 201
+    assert recorded(sessions).attempt == 2
+    assert reservation_id_for("key-00000001", 2) != reservation_id_for("key-00000001", 1)
+    assert reservation_id_for("key-00000001", 1) == reservation_id_for("key-00000001")
+
+
+def test_after_the_store_comes_back_the_same_key_checks_out(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    store.down = True
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 503
+    store.down = False
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 201
+    assert len(orders.orders) == 1 and store.stock(1) == 4
+
+
+def test_an_order_whose_reply_was_lost_is_answered_again_on_retry(
+    sessions: sessionmaker[Session], store: FakeStore
+) -> None:
+    class LosesTheFirstReply(FakeOrders):
+        def create_order(self, idempotency_key: str, order: dict[str, Any]) -> Any:
+            placed = super().create_order(idempotency_key, order)
+            if self.calls == 1:
+                raise DownstreamUnavailable("orders", "no answer within 3s")
+            return placed
+
+    orders = LosesTheFirstReply()
+    checkout = Checkout(sessions=sessions, store=store, orders=orders)  # type: ignore[arg-type]
+    fill(sessions, {1: 2})
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 503
+    assert store.stock(1) == 5  # released, though the order exists: the known gap until a retry
+    again = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert again.status == 201 and again.order_number == "ORD-00001"
+    assert len(orders.orders) == 1 and store.stock(1) == 3 and lines_of(sessions) == {}
+
+
+def test_retrying_an_interrupted_checkout_with_an_emptied_cart_is_refused(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    orders.down = True
+    checkout.run(CART, "key-00000001", GOOD_CARD)
+    fill(sessions, {1: 0})
+    orders.down = False
+    with pytest.raises(CheckoutRefused) as caught:
+        checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert caught.value.status == 400 and orders.orders == {}
+
+
+def test_an_abandoned_pending_checkout_is_taken_over_with_its_reservation(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    store.reserve(reservation_id_for("key-00000001"), [(1, 1)])  # the dead worker got this far
+    long_ago = utcnow() - timedelta(minutes=5)
+    with sessions.begin() as session:
+        session.add(CheckoutAttempt(key="key-00000001", cart_id=CART, status=PENDING, updated_at=long_ago))
+    outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert outcome.status == 201 and store.stock(1) == 4 and len(orders.orders) == 1
+
+
+# The order service refusing an order (4xx) is not "unavailable".
+
+
+def test_an_order_the_order_service_refuses_is_a_422_releases_the_stock_and_keeps_the_cart(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 2})
+    drifted = PaymentForm(name="Bob", email="bob@mail..com", card=Card("4242424242424242", 12, 2039))
+    outcome = checkout.run(CART, "key-00000001", drifted)
+    assert outcome.status == 422 and "refused" in (outcome.error or "")
+    assert "customer_email" in (outcome.error or "") and "cart has been kept" in (outcome.error or "")
+    assert store.stock(1) == 5 and reservation_id_for("key-00000001") in store.released
+    assert orders.orders == {} and lines_of(sessions) == {1: 2}
+    assert recorded(sessions).status == FAILED  # final: the same key repeats it
+    again = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert again.repeated and again.status == 422 and orders.calls == 1
+
+
+def test_an_order_service_that_refuses_the_carts_call_is_a_502_that_may_be_retried(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+) -> None:
+    class RefusesTheToken(FakeOrders):
+        def create_order(self, idempotency_key: str, order: dict[str, Any]) -> Any:
+            raise DownstreamRejected("orders", "authentication required", 401)
+
+    checkout.orders = RefusesTheToken()  # type: ignore[assignment]
+    fill(sessions, {1: 1})
+    outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert outcome.status == 502 and "authentication" not in (outcome.error or "")
+    assert store.stock(1) == 5 and recorded(sessions).status == INTERRUPTED
+
+
+# A release that fails: the answer stays the failure's, the cart is kept, the key owes the release.
+
+
+def test_a_release_that_fails_keeps_the_cart_and_the_same_key_releases_it_before_running_again(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 2})
+    orders.down, store.release_down = True, True
+    outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert outcome.status == 503 and "order service is not available" in (outcome.error or "")
+    assert "cart has been kept" in (outcome.error or "") and lines_of(sessions) == {1: 2}
+    assert store.stock(1) == 3 and recorded(sessions).release_owed  # held until released
+    orders.down = False
+    still = checkout.run(CART, "key-00000001", GOOD_CARD)  # the store still cannot release: no new reservation
+    assert still.status == 503 and "store" in (still.error or "") and store.stock(1) == 3
+    assert orders.orders == {} and recorded(sessions).attempt == 1
+    store.release_down = False
+    done = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert done.status == 201 and store.stock(1) == 3 and len(orders.orders) == 1
+    assert reservation_id_for("key-00000001") in store.released and not recorded(sessions).release_owed
+
+
+def test_a_decline_whose_release_fails_stays_a_decline_and_a_repeat_releases_the_stock(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+) -> None:
+    fill(sessions, {1: 2})
+    store.release_down = True
+    outcome = checkout.run(CART, "key-00000001", DECLINED_CARD)
+    assert outcome.status == 402 and lines_of(sessions) == {1: 2} and store.stock(1) == 3
+    store.release_down = False
+    again = checkout.run(CART, "key-00000001", DECLINED_CARD)
+    assert again.repeated and again.status == 402 and store.stock(1) == 5
+    assert not recorded(sessions).release_owed

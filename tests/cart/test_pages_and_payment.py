@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
@@ -201,6 +203,57 @@ def test_the_order_service_down_at_payment_is_a_503_and_the_cart_is_kept(
     response = pay_json(client)
     assert response.status_code == 503 and "order service" in response.get_json()["error"]
     assert quantities(client) == {1: 2} and store.stock(1) == 5
+
+
+def test_a_json_client_retrying_a_503_with_the_same_key_gets_its_order_once_the_service_is_back(
+    client: FlaskClient, store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(client, {1: 2})
+    orders.down = True
+    assert pay_json(client, "retry-key-1").status_code == 503
+    orders.down = False
+    response = pay_json(client, "retry-key-1")
+    assert response.status_code == 201 and response.get_json()["order_number"] == "ORD-00001"
+    assert len(orders.orders) == 1 and store.stock(1) == 3 and quantities(client) == {}
+
+
+def test_after_a_503_by_form_the_page_keeps_the_key_so_a_resubmit_continues_the_checkout(
+    client: FlaskClient, orders: FakeOrders
+) -> None:
+    fill(client, {1: 1})
+    orders.down = True
+    data = {**VALID_CARD, "idempotency_key": "k-interrupted-1", "csrf_token": csrf_token(client)}
+    response = client.post("/process_payment", data=data)
+    html = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    assert response.status_code == 503 and "order service is not available" in html.text
+    assert html.select_one('input[name="idempotency_key"]')["value"] == "k-interrupted-1"
+    orders.down = False
+    assert client.post("/process_payment", data=data).status_code == 303
+
+
+def test_an_email_the_order_service_would_refuse_is_a_field_error_before_any_payment(
+    client: FlaskClient, store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(client, {1: 1})
+    for email in ("bob@mail..com", "x" * 65 + "@example.com"):
+        response = pay_json(client, email=email)
+        assert response.status_code == 422 and set(response.get_json()["fields"]) == {"email"}
+    assert orders.calls == 0 and store.stock(1) == 5 and quantities(client) == {1: 1}
+
+
+@pytest.mark.parametrize("card_number", ["4242424242424242", "4242 4242 4242 4242", "4000 0000 0000 0002"])
+def test_the_full_card_number_never_reaches_the_logs(
+    client: FlaskClient, orders: FakeOrders, caplog: pytest.LogCaptureFixture, card_number: str
+) -> None:
+    digits = card_number.replace(" ", "")
+    caplog.set_level(logging.DEBUG)
+    fill(client, {1: 1})
+    response = pay_json(client, card_number=card_number)
+    assert response.status_code in (201, 402)
+    assert any(r.getMessage().startswith("checkout ") for r in caplog.records)  # the checkout did log
+    logged = caplog.text + "".join(repr(r.args) + repr(r.__dict__) for r in caplog.records)
+    assert digits not in logged and card_number not in logged
+    assert digits not in repr(orders.orders)
 
 
 def test_payments_are_rate_limited_per_cart_with_retry_after(

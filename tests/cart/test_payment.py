@@ -66,9 +66,35 @@ def test_cvv_must_have_three_or_four_digits(cvv: str) -> None:
     assert set(errors_for(cvv=cvv)) == {"cvv"}
 
 
-@pytest.mark.parametrize("email", ["", "ada", "ada@", "ada@example", "a da@example.com", "x" * 250 + "@e.com"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "",
+        "ada",
+        "ada@",
+        "ada@example",
+        "a da@example.com",
+        "x" * 250 + "@e.com",
+        "bob@mail..com",
+        "bob@.mail.com",
+        "bob@mail.com.",
+        "x" * 65 + "@example.com",
+        "bob@@example.com",
+        "bob\x00@example.com",
+    ],
+)
 def test_a_valid_email_is_required(email: str) -> None:
     assert set(errors_for(email=email)) == {"email"}
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "x" * 64 + "@example.com", "a.b+c@mail.example.co.uk"])
+def test_the_email_rule_is_the_one_the_order_service_uses(email: str) -> None:
+    assert validate_payment_form({**GOOD, "email": email}, today=TODAY).email == email
+
+
+@pytest.mark.parametrize("name", ["Ada\x00", "Ada\nLovelace", "x" * 101])
+def test_a_name_with_control_characters_or_too_long_is_refused(name: str) -> None:
+    assert set(errors_for(name=name)) == {"name"}
 
 
 def test_every_broken_field_is_reported_at_once() -> None:

@@ -104,9 +104,14 @@ class Shopper:
         body: dict[str, Any] = response.json()
         return body
 
-    def pay(self, card: dict[str, str] = GOOD_CARD, key: str = "") -> requests.Response:
+    def pay(self, card: dict[str, str] = GOOD_CARD, key: str = "", email: str = "") -> requests.Response:
         """POST /process_payment as JSON."""
-        body = {"name": "E2E Shopper", "email": self.email, **card, "idempotency_key": key or str(uuid.uuid4())}
+        body = {
+            "name": "E2E Shopper",
+            "email": email or self.email,
+            **card,
+            "idempotency_key": key or str(uuid.uuid4()),
+        }
         return self.http.post(f"{self.url}/process_payment", json=body, timeout=30)
 
 

@@ -46,11 +46,12 @@ def test_with_the_order_service_stopped_checkout_fails_clearly_keeps_the_cart_an
 ) -> None:
     album = stack.add_album(price="20.00", stock=2)
     shopper.add(album["id"], 2)
+    key = str(uuid.uuid4())
     stack.orders.stop()
     try:
         ready = requests.get(f"{stack.cart.url}/readyz", timeout=5).json()
         assert ready["downstreams"] == {"store": "up", "orders": "down"}
-        response = shopper.pay()
+        response = shopper.pay(key=key)
         assert response.status_code == 503
         assert "order service is not available" in response.json()["error"]
         assert "cart has been kept" in response.json()["error"]
@@ -58,8 +59,27 @@ def test_with_the_order_service_stopped_checkout_fails_clearly_keeps_the_cart_an
         assert [(i["album_id"], i["quantity"]) for i in shopper.cart()["items"]] == [(album["id"], 2)]
     finally:
         stack.orders.start()
-    assert shopper.pay().status_code == 201  # once it is back, a new attempt goes through
-    assert stack.stock(album["id"]) == 0
+    # Once it is back, the same key runs the checkout again (a 503 is not kept), under a new reservation id.
+    retried = shopper.pay(key=key)
+    assert retried.status_code == 201, retried.text
+    assert len(stack.orders_for(shopper.email)) == 1
+    assert stack.stock(album["id"]) == 0 and shopper.cart()["items"] == []
+    assert shopper.pay(key=key).json()["order_id"] == retried.json()["order_id"]  # now the answer is kept
+
+
+def test_an_email_the_order_service_would_refuse_is_a_422_field_error_with_no_order_and_no_stock_taken(
+    stack: Stack, shopper: Shopper
+) -> None:
+    album = stack.add_album(price="11.00", stock=3)
+    shopper.add(album["id"], 2)
+    response = shopper.pay(email="bob@mail..com")
+    assert response.status_code == 422, response.text
+    assert set(response.json()["fields"]) == {"email"}
+    assert stack.orders_for("bob@mail..com") == []
+    assert stack.stock(album["id"]) == 3
+    assert [(i["album_id"], i["quantity"]) for i in shopper.cart()["items"]] == [(album["id"], 2)]
+    assert shopper.pay().status_code == 201  # corrected, the same cart checks out
+    assert stack.stock(album["id"]) == 1
 
 
 def test_submitting_one_checkout_twice_at_once_makes_one_order(stack: Stack, shopper: Shopper) -> None:

@@ -9,7 +9,6 @@ from flask import Flask
 from musicstore.cart import api, cart, checkout_views
 from musicstore.cart.context import Clients, get_clients
 from musicstore.cart.identity import init_identity
-from musicstore.cart.pricing import money
 from musicstore.cart.settings import CartSettings
 from musicstore.common.db import Database
 from musicstore.common.health import health_blueprint
@@ -27,7 +26,6 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     # Own cookie name: on one host (localhost) every service's "session" cookie would collide.
     limiter = init_common(app, "cart", settings, extra=config)
     init_identity(app)
-    app.jinja_env.filters["money"] = money
     if settings.uses_sqlite():
         settings.db_path.parent.mkdir(parents=True, exist_ok=True)
     Database(settings.database_url()).init_app(app)

@@ -12,13 +12,12 @@ from musicstore.cart.clients import Album
 from musicstore.cart.context import STORE_DOWN, cart_settings, get_clients, priced_cart, request_fields
 from musicstore.cart.identity import current_cart_id
 from musicstore.cart.items import line_quantity, lock_cart, remove_line, set_quantity
-from musicstore.common.db import get_database
+from musicstore.common.db import MAX_ID, get_database
 from musicstore.common.errors import ApiError, error_response, wants_json
 from musicstore.common.http import DownstreamError
 
 bp = Blueprint("cart", __name__)
 
-MAX_ALBUM_ID = 2**31 - 1
 WHOLE = re.compile(r"^\s*\d{1,9}\s*$")
 
 
@@ -44,7 +43,7 @@ def whole_number(value: Any, name: str, low: int, high: int) -> int:
 
 
 def _album_id() -> int:
-    return whole_number(request_fields().get("album_id"), "album_id", 1, MAX_ALBUM_ID)
+    return whole_number(request_fields().get("album_id"), "album_id", 1, MAX_ID)
 
 
 def _quantity(low: int, default: Any = None) -> int:

@@ -1,9 +1,16 @@
 """The checkout sequence: reserve stock, take payment, make the order, then empty the ordered lines.
 
-Every step is idempotent by the checkout's key: the store's reservation id is derived from it,
-the order service receives it as Idempotency-Key, and the attempt and its outcome are kept in the
-cart database, so submitting the same checkout twice makes one order and gets the same answer.
-Any failure after the reservation releases it and keeps the cart.
+Every step is idempotent by the checkout's key: the order service receives it as Idempotency-Key,
+the store's reservation id is derived from it, and the attempt and its outcome are kept in the cart
+database, so submitting the same checkout twice makes one order and gets the same answer.
+
+A final outcome (an order, a decline, a shortage, an order the order service refused) is kept for
+good. A temporary failure (the store or the order service down or slow: a 5xx answer) is not: the
+attempt is marked interrupted, and the same key runs the checkout again. The store never reserves
+again under a released reservation id, so each run reserves under the key plus its attempt number;
+the order service still sees the same key, so an order an earlier run made after all is answered
+again, not made twice. Any failure after the reservation releases it and keeps the cart; when the
+release itself fails, the attempt owes it, and the next request with the same key releases it first.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_
 from musicstore.cart import payment
 from musicstore.cart.clients import OrdersClient, PlacedOrder, StockUnavailable, StoreClient
 from musicstore.cart.items import cart_lines, remove_ordered
-from musicstore.cart.models import COMPLETED, FAILED, PENDING, CheckoutAttempt, utcnow
-from musicstore.cart.pricing import PricedCart, money, price_cart
-from musicstore.common.http import DownstreamError
+from musicstore.cart.models import COMPLETED, FAILED, INTERRUPTED, PENDING, CheckoutAttempt
+from musicstore.cart.pricing import PricedCart, price_cart
+from musicstore.common.db import utcnow
+from musicstore.common.http import DownstreamError, DownstreamRejected
+from musicstore.common.money import money
 
 log = logging.getLogger(__name__)
 
@@ -96,42 +105,49 @@ class Checkout:
     def run(self, cart_id: str, key: str, form: payment.PaymentForm) -> CheckoutOutcome:
         """Check out the cart once for this key; a repeat answers what the first attempt got."""
         with self.sessions() as session:
-            existing = session.get(CheckoutAttempt, key)
+            recorded = session.get(CheckoutAttempt, key)
             lines = cart_lines(session, cart_id)
-        if existing is None:
+        if recorded is None:
             if not lines:
                 raise CheckoutRefused("Your cart is empty.", 400)
-            existing = self._claim(cart_id, key)
-        if existing is not None:
-            repeat = self._repeat(cart_id, existing)
-            if repeat is not None:
-                return repeat
-        return self._proceed(cart_id, key, form, lines)
+            recorded = self._claim(cart_id, key)
+            if recorded is None:
+                return self._proceed(cart_id, key, 1, form, lines)
+        if recorded.cart_id != cart_id:
+            raise CheckoutRefused("This checkout key belongs to another cart.", 409)
+        if recorded.status == INTERRUPTED:
+            if not lines:
+                raise CheckoutRefused("Your cart is empty.", 400)
+            if self._take_over(recorded):
+                return self._retry(cart_id, recorded, form, lines)
+        return self._repeat(cart_id, recorded, form, lines)
 
     def _claim(self, cart_id: str, key: str) -> CheckoutAttempt | None:
         """Record the attempt as pending; None when this request now owns it, else the one that exists."""
         try:
             with self.sessions.begin() as session:
-                session.add(CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING))
+                session.add(CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING, attempt=1))
             return None
         except IntegrityError:
             with self.sessions() as session:
                 return session.get(CheckoutAttempt, key)
 
-    def _repeat(self, cart_id: str, attempt: CheckoutAttempt) -> CheckoutOutcome | None:
-        """The recorded answer of an earlier attempt; None when an abandoned one is taken over."""
-        if attempt.cart_id != cart_id:
-            raise CheckoutRefused("This checkout key belongs to another cart.", 409)
-        if attempt.status == PENDING:
+    def _repeat(
+        self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm, lines: dict[int, int]
+    ) -> CheckoutOutcome:
+        """The answer of an earlier or concurrent run; an abandoned one is taken over and finished."""
+        if not (attempt.status == PENDING and _stale(attempt)):  # a silent run is not worth waiting for
             attempt = self._wait_for(attempt)
         if attempt.status == PENDING:
             if self._take_over(attempt):
-                return None
+                return self._proceed(cart_id, attempt.key, attempt.attempt, form, lines)
             raise CheckoutRefused("This checkout is still being processed. Refresh in a moment.", 409)
+        if attempt.release_owed and attempt.status == FAILED:
+            self._settle(attempt.key, attempt.attempt)
         return _outcome(attempt, repeated=True)
 
     def _wait_for(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
-        """Wait (bounded) while another request finishes the same checkout, e.g. a double click."""
+        """The attempt reloaded; waiting (bounded) while another request runs it, e.g. a double click."""
 
         @retry(
             retry=retry_if_result(lambda a: a.status == PENDING),
@@ -150,23 +166,33 @@ class Checkout:
             return exc.last_attempt.result()
 
     def _take_over(self, attempt: CheckoutAttempt) -> bool:
-        """Claim a pending attempt nobody has touched for STALE_AFTER (its worker died)."""
-        touched = attempt.updated_at.replace(tzinfo=attempt.updated_at.tzinfo or UTC)
-        if utcnow() - touched < STALE_AFTER:
+        """Own an interrupted attempt, or a pending one nobody has touched for STALE_AFTER (its worker died)."""
+        if attempt.status == PENDING and not _stale(attempt):
             return False
+        owned = update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key)
+        if attempt.status == PENDING:  # still the same silent run, not a newer one
+            owned = owned.where(CheckoutAttempt.status == PENDING, CheckoutAttempt.updated_at == attempt.updated_at)
+        else:
+            owned = owned.where(CheckoutAttempt.status == INTERRUPTED)
         with self.sessions.begin() as session:
-            result = session.execute(
-                update(CheckoutAttempt)
-                .where(
-                    CheckoutAttempt.key == attempt.key,
-                    CheckoutAttempt.status == PENDING,
-                    CheckoutAttempt.updated_at == attempt.updated_at,
-                )
-                .values(updated_at=utcnow())
-            )
+            result = session.execute(owned.values(status=PENDING, updated_at=utcnow()))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _proceed(self, cart_id: str, key: str, form: payment.PaymentForm, lines: dict[int, int]) -> CheckoutOutcome:
+    def _retry(
+        self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm, lines: dict[int, int]
+    ) -> CheckoutOutcome:
+        """Run an interrupted checkout again, under the next reservation id, after any release it owes."""
+        if attempt.release_owed and not self._settle(attempt.key, attempt.attempt):
+            return self._fail(attempt.key, 503, f"We can't reach the store right now. {KEEP_CART}", release_owed=True)
+        number = attempt.attempt + 1
+        with self.sessions.begin() as session:
+            session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key).values(attempt=number))
+        log.info("checkout %s: running again (attempt %d)", attempt.key, number)
+        return self._proceed(cart_id, attempt.key, number, form, lines)
+
+    def _proceed(
+        self, cart_id: str, key: str, attempt: int, form: payment.PaymentForm, lines: dict[int, int]
+    ) -> CheckoutOutcome:
         """Price and reserve; then pay and order, releasing the reservation if either fails."""
         try:
             priced = price_cart(lines, self.store)
@@ -176,16 +202,17 @@ class Checkout:
         if priced.gone or not priced.lines:
             return self._fail(key, 409, "Some albums in your cart are no longer sold. Please review your cart.")
         try:
-            self.store.reserve(reservation_id_for(key), sorted(priced.quantities().items()))
+            self.store.reserve(reservation_id_for(key, attempt), sorted(priced.quantities().items()))
         except StockUnavailable as exc:
             return self._fail(key, 409, _shortage_message(priced, exc))
         except DownstreamError as exc:
             log.warning("checkout %s: reservation failed: %s", key, exc)
-            return self._release_and_fail(key, 503, f"We couldn't reserve your albums right now. {KEEP_CART}")
+            message = f"We couldn't reserve your albums right now. {KEEP_CART}"
+            return self._release_and_fail(key, attempt, 503, message)
         try:
             order = self._pay_and_order(key, form, priced)
         except _StepFailed as failed:
-            return self._release_and_fail(key, failed.status, failed.message)
+            return self._release_and_fail(key, attempt, failed.status, failed.message)
         return self._complete(cart_id, key, priced, order)
 
     def _pay_and_order(self, key: str, form: payment.PaymentForm, priced: PricedCart) -> PlacedOrder:
@@ -197,6 +224,9 @@ class Checkout:
             raise _StepFailed(402, f"{result.reason} Your cart has been kept.")
         try:
             return self.orders.create_order(key, order_body(form, priced))
+        except DownstreamRejected as exc:
+            log.warning("checkout %s: the order service refused the order (%s): %s", key, exc.status, exc.message)
+            raise _StepFailed(*_refusal(exc)) from None
         except DownstreamError as exc:
             log.warning("checkout %s: order not made: %s", key, exc)
             raise _StepFailed(
@@ -213,28 +243,47 @@ class Checkout:
             assert attempt is not None
             attempt.status, attempt.order_id, attempt.order_number = COMPLETED, order.id, order.order_number
             attempt.total, attempt.tracking_url = order.total, order.tracking_url
+            attempt.error, attempt.error_status = None, None
         log.info("checkout %s: order %s placed for %s", key, order.order_number, money(order.total))
         return _outcome(attempt, repeated=False)
 
-    def _release_and_fail(self, key: str, status: int, message: str) -> CheckoutOutcome:
-        try:
-            self.store.release(reservation_id_for(key))
-        except DownstreamError as exc:
-            # The store keeps the stock held until someone releases this reservation id by hand.
-            log.error("checkout %s: could not release reservation %s: %s", key, reservation_id_for(key), exc)
-        return self._fail(key, status, message)
+    def _release_and_fail(self, key: str, attempt: int, status: int, message: str) -> CheckoutOutcome:
+        released = self._release(key, attempt)
+        return self._fail(key, status, message, release_owed=not released)
 
-    def _fail(self, key: str, status: int, message: str) -> CheckoutOutcome:
+    def _release(self, key: str, attempt: int) -> bool:
+        """Give the attempt's reservation back; False when the store could not be told."""
+        try:
+            self.store.release(reservation_id_for(key, attempt))
+            return True
+        except DownstreamError as exc:
+            # The store holds the stock until this reservation id is released: the next request
+            # with this key tries again (see _settle), or an operator releases it by hand.
+            log.error("checkout %s: could not release reservation %s: %s", key, reservation_id_for(key, attempt), exc)
+            return False
+
+    def _settle(self, key: str, attempt: int) -> bool:
+        """Release the reservation an attempt still owes the store; True once it is released."""
+        if not self._release(key, attempt):
+            return False
+        with self.sessions.begin() as session:
+            session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == key).values(release_owed=False))
+        return True
+
+    def _fail(self, key: str, status: int, message: str, *, release_owed: bool = False) -> CheckoutOutcome:
+        """Record a failure: final for a 4xx, interrupted (the key may run again) for a 5xx."""
         with self.sessions.begin() as session:
             attempt = session.get(CheckoutAttempt, key)
             assert attempt is not None
-            attempt.status, attempt.error, attempt.error_status = FAILED, message, status
+            attempt.status = INTERRUPTED if status >= 500 else FAILED
+            attempt.error, attempt.error_status, attempt.release_owed = message, status, release_owed
         return _outcome(attempt, repeated=False)
 
 
-def reservation_id_for(key: str) -> str:
-    """The store reservation id of a checkout: derived from its idempotency key."""
-    return "cart-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+def reservation_id_for(key: str, attempt: int = 1) -> str:
+    """The store reservation id of a checkout's run: derived from its idempotency key and attempt number."""
+    seed = key if attempt == 1 else f"{key}#{attempt}"  # the first run keeps the id earlier versions used
+    return "cart-" + hashlib.sha256(seed.encode()).hexdigest()[:40]
 
 
 def order_body(form: payment.PaymentForm, priced: PricedCart) -> dict[str, Any]:
@@ -264,8 +313,23 @@ def _shortage_message(priced: PricedCart, exc: StockUnavailable) -> str:
     return f"Sorry, not enough stock: {detail}. Please adjust your cart."
 
 
+def _stale(attempt: CheckoutAttempt) -> bool:
+    """True when a pending attempt has not been touched for STALE_AFTER: its worker died."""
+    touched = attempt.updated_at.replace(tzinfo=attempt.updated_at.tzinfo or UTC)
+    return utcnow() - touched >= STALE_AFTER
+
+
+def _refusal(exc: DownstreamRejected) -> tuple[int, str]:
+    """The answer to an order the order service refused (4xx): not "unavailable", and not worth a retry."""
+    if exc.status in (400, 409, 422):
+        status = 409 if exc.status == 409 else 422
+        return status, f"We couldn't place your order: the order service refused it ({exc.message}). {KEEP_CART}"
+    # 401, 403, 404...: the cart's own call is wrong (a token, a URL); an operator must fix it, so a retry may pass.
+    return 502, f"We couldn't place your order: the order service refused the cart's request. {KEEP_CART}"
+
+
 def _outcome(attempt: CheckoutAttempt, *, repeated: bool) -> CheckoutOutcome:
-    if attempt.status == FAILED:
+    if attempt.status in (FAILED, INTERRUPTED):
         return CheckoutOutcome(
             key=attempt.key, status=attempt.error_status or 400, error=attempt.error, repeated=repeated
         )

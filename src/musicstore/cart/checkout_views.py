@@ -64,7 +64,9 @@ def _answer(outcome: CheckoutOutcome, values: Mapping[str, Any]) -> Response | t
     if outcome.ok:
         return redirect(url_for("checkout.confirmation", key=outcome.key), 303)
     flash(outcome.error or "The payment did not go through.", "error")
-    return _page(values, {}, outcome.status)
+    # After a temporary failure (5xx) the same key runs the checkout again; after a final one it would
+    # only repeat the answer, so the form gets a fresh key.
+    return _page(values, {}, outcome.status, key=outcome.key if outcome.status >= 500 else None)
 
 
 def checkout_blueprint(limiter: Limiter) -> Blueprint:

@@ -99,9 +99,9 @@ class StoreClient(ServiceClient):
         try:
             self.post("/api/stock/reserve", body, idempotent=True)
         except DownstreamRejected as exc:
-            if exc.status != 409:
-                raise
-            found = exc.body.get("unavailable", []) if isinstance(exc.body, dict) else []
+            found = exc.body.get("unavailable") if isinstance(exc.body, dict) else None
+            if exc.status != 409 or not isinstance(found, list):
+                raise  # a 409 without shortages: the reservation id was released before
             raise StockUnavailable(
                 [Shortage(int(s["album_id"]), int(s["requested"]), int(s["available"])) for s in found]
             ) from None

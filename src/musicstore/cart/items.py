@@ -6,7 +6,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from musicstore.cart.models import Cart, CartItem, utcnow
+from musicstore.cart.models import Cart, CartItem
+from musicstore.common.db import utcnow
 
 
 def cart_lines(session: Session, cart_id: str) -> dict[int, int]:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from musicstore.common.db import Base
+from musicstore.common.db import Base, utcnow
 
-PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
-
-
-def utcnow() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
+# pending: running; completed: the order exists; failed: a final refusal (decline, shortage, refused order);
+# interrupted: a temporary failure (a service down or slow), so the same key may run the checkout again.
+PENDING, COMPLETED, FAILED, INTERRUPTED = "pending", "completed", "failed", "interrupted"
 
 
 class CartBase(Base):
@@ -57,7 +54,9 @@ class CheckoutAttempt(CartBase):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     cart_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # pending | completed | failed
+    status: Mapped[str] = mapped_column(String(16))  # pending | completed | failed | interrupted
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # numbers the store reservation id of each run
+    release_owed: Mapped[bool] = mapped_column(Boolean, default=False)  # the attempt's release failed
     order_id: Mapped[int | None] = mapped_column(Integer, default=None)
     order_number: Mapped[str | None] = mapped_column(String(64), default=None)
     total: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), default=None)

@@ -8,14 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from musicstore.cart.clients import Album, StoreClient
+from musicstore.common.money import money
 
 log = logging.getLogger(__name__)
-CENT = Decimal("0.01")
-
-
-def money(amount: Decimal) -> str:
-    """Money as the API shows it: a string with two decimals."""
-    return f"{amount.quantize(CENT):.2f}"
 
 
 @dataclass(frozen=True)
