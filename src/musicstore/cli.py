@@ -10,6 +10,9 @@ import os
 import subprocess
 import sys
 
+import requests
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
 from musicstore import local_config
 from musicstore.common.embedded_pg import EmbeddedPostgres, free_port, port_is_free
 from musicstore.common.settings import ConfigurationError, ServiceSettings
@@ -86,6 +89,7 @@ def _check_ports(services: list[str]) -> None:
 def cmd_up(_args: argparse.Namespace) -> int:
     """Run the whole system on this machine until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="up      | %(message)s")
+    logging.getLogger().handlers[0].addFilter(_QuietMigrations())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     services = available_services()
     _check_ports(services)
@@ -114,7 +118,8 @@ def cmd_up(_args: argparse.Namespace) -> int:
         for service in services:
             bind = f"127.0.0.1:{local_config.service_port(service)}"
             sup.start(service, gunicorn_command(service, bind), {**os.environ, **stack})
-        _banner(sup, services, found)
+        if _wait_until_serving(sup, services):
+            _banner(sup, services, found)
         sup.wait_for_stop_signal()
     finally:
         sup.stop_all()
@@ -126,6 +131,36 @@ def cmd_up(_args: argparse.Namespace) -> int:
         return 1
     sup.say("up", "stopped; bye")
     return 0
+
+
+def _wait_until_serving(sup: Supervisor, services: list[str], timeout: float = 60.0) -> bool:
+    """Wait (bounded) until every service answers /healthz; False when start-up failed meanwhile."""
+
+    @retry(
+        retry=retry_if_exception_type(requests.RequestException),
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
+    def _check(url: str) -> None:
+        if sup.stopping.is_set():
+            return
+        requests.get(url, timeout=2).raise_for_status()
+
+    try:
+        for service in services:
+            _check(f"http://127.0.0.1:{local_config.service_port(service)}/healthz")
+    except requests.RequestException as exc:
+        sup.say("up", f"a service did not start within {timeout:.0f}s: {exc}")
+        sup.stopping.set()
+    return not sup.stopping.is_set()
+
+
+class _QuietMigrations(logging.Filter):
+    """Keep Alembic's "Running upgrade" lines, drop its chatter about the database dialect."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Context impl", "Will assume"))
 
 
 def _banner(sup: Supervisor, services: list[str], found: local_config.LocalSecrets) -> None:

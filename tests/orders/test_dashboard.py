@@ -118,6 +118,14 @@ def test_an_invalid_filter_is_shown_and_ignored(app: Flask, client: FlaskClient)
     assert len(page.select(".field-error")) == 2
 
 
+def test_a_date_range_ending_before_it_starts_is_pointed_out(app: Flask, client: FlaskClient) -> None:
+    insert_order(app)
+    login(client)
+    page = soup(client.get("/?date_from=2026-03-10&date_to=2026-03-01"))
+    assert "To: is before From (ignored)" in page.select_one(".field-error").text
+    assert "1 order in all" in page.text
+
+
 def test_the_orders_table_pages_newest_first_and_keeps_the_filter(app: Flask, client: FlaskClient) -> None:
     ids = [insert_order(app) for _ in range(25)]
     login(client)

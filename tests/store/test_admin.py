@@ -200,7 +200,8 @@ def test_log_in_attempts_are_rate_limited_per_address(clean_store_db: str, data_
     statuses = [client.post("/login", data={"username": "admin", "password": "guess"}).status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
     last = client.post("/login", data={"username": "admin", "password": "guess"})
-    assert int(last.headers["Retry-After"]) > 0
+    assert int(last.headers["Retry-After"]) == 60
+    assert "Please wait 60 seconds" in last.get_data(as_text=True)
     get_database(app).dispose()
 
 
@@ -210,3 +211,59 @@ def test_the_store_session_cookie_has_its_own_name_so_services_on_one_host_do_no
     cookie = client.get_cookie("store_session")
     assert cookie is not None and cookie.http_only
     assert client.get_cookie("session") is None
+
+
+def many_albums(app: Flask, count: int = 30) -> list[int]:
+    return [create_album(app, title=f"Album {i:02d}") for i in range(count)]
+
+
+@pytest.mark.parametrize("price,stock", [("abc", "1"), ("99999", "1"), ("1", "-1"), ("", "")])
+def test_a_bad_price_or_stock_with_a_long_catalog_is_a_422_page_not_a_crash(
+    csrf_app: Flask, price: str, stock: str
+) -> None:
+    album_id = many_albums(csrf_app)[0]
+    client = csrf_app.test_client()
+    log_in(client)
+    token = token_of(client, "/admin")
+    response = client.post(f"/admin/albums/{album_id}", data={"csrf_token": token, "price": price, "stock": stock})
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    message = soup.select_one(".flash-error").text
+    assert "was not changed" in message and ".." not in message
+    assert soup.select_one("a[rel=next]")["href"].startswith("/admin?")
+
+
+def test_a_failed_add_keeps_the_paging_links_on_the_admin_page(csrf_app: Flask) -> None:
+    many_albums(csrf_app)
+    client = csrf_app.test_client()
+    log_in(client)
+    response = client.post("/admin/albums", data=album_form(token_of(client, "/admin"), price="x"))
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    assert soup.select_one("a[rel=next]")["href"] == "/admin?page=2&q="
+
+
+def test_a_price_typed_with_a_decimal_comma_is_understood(csrf_app: Flask) -> None:
+    album_id = create_album(csrf_app, price="10.00")
+    client = csrf_app.test_client()
+    log_in(client)
+    token = token_of(client, "/admin")
+    response = client.post(f"/admin/albums/{album_id}", data={"csrf_token": token, "price": "12,99", "stock": "4"})
+    assert response.status_code == 302
+    assert client.get(f"/api/album/{album_id}").get_json()["price"] == "12.99"
+
+
+def test_a_year_that_is_not_a_number_says_so(csrf_app: Flask) -> None:
+    client = csrf_app.test_client()
+    log_in(client)
+    response = client.post("/admin/albums", data=album_form(token_of(client, "/admin"), year="abc"))
+    assert response.status_code == 422
+    assert "Not a valid integer value" in response.get_data(as_text=True)
+
+
+def test_a_genre_typed_in_another_case_joins_the_existing_genre(csrf_app: Flask) -> None:
+    create_album(csrf_app, genre="Jazz")
+    client = csrf_app.test_client()
+    log_in(client)
+    client.post("/admin/albums", data=album_form(token_of(client, "/admin"), genre="jAZZ"))
+    assert client.get("/api/stats").get_json()["albums_per_genre"] == [{"genre": "Jazz", "albums": 2}]

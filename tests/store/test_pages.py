@@ -126,6 +126,7 @@ def test_health_readiness_and_metrics_answer(client: FlaskClient) -> None:
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'http_requests_total{endpoint="/api/albums",method="GET",status="200"}' in metrics
     assert "stock_reservations_refused_total" in metrics
+    assert client.get("/metrics").headers["Content-Type"].count("charset") == 1
 
 
 def test_covers_outside_the_covers_folder_cannot_be_read(client: FlaskClient) -> None:

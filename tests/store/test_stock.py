@@ -166,3 +166,11 @@ def test_concurrent_requests_with_one_reservation_id_reserve_once(app: Flask) ->
         t.join(timeout=60)
     assert statuses == [200] * 10
     assert album_stock(app, album) == 7
+
+
+def test_a_reservation_id_reused_for_other_lines_is_a_422_and_changes_nothing(app: Flask, client: FlaskClient) -> None:
+    a = create_album(app, stock=10)
+    assert reserve(client, "r1", (a, 1))[0] == 200
+    status, body = reserve(client, "r1", (a, 5))
+    assert status == 422 and "other lines" in body["error"]
+    assert album_stock(app, a) == 9

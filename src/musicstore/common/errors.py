@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -50,6 +51,14 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _seconds_until_reset(exc: RateLimitExceeded) -> int:
+    """Seconds until the limit that was hit lets the client in again (at least 1)."""
+    try:
+        return max(1, int(exc.limit.limit.get_expiry()))
+    except (AttributeError, TypeError, ValueError):
+        return 60
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers that turn every failure into a clean answer."""
 
@@ -67,6 +76,15 @@ def register_error_handlers(app: Flask) -> None:
             f"The form expired or was not sent from this site ({exc.description}). Reload the page and try again.", 400
         )
 
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(exc: RateLimitExceeded) -> Response:
+        seconds = _seconds_until_reset(exc)
+        response = error_response(
+            f"Too many attempts (the limit is {exc.description}). Please wait {seconds} seconds and try again.", 429
+        )
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         response = error_response(exc.description or exc.name, exc.code or 500)
@@ -74,9 +92,6 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         if exc.code == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="musicstore"'
-        retry_after = getattr(exc, "retry_after", None)
-        if exc.code == 429:
-            response.headers["Retry-After"] = str(retry_after or 60)
         return response
 
     @app.errorhandler(Exception)

@@ -55,7 +55,7 @@ def _start_timer() -> None:
 def _serve_metrics() -> Response:
     """Prometheus exposition of this service's metrics."""
     metrics: Metrics = current_app.extensions["metrics"]
-    return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def get_metrics(app: Flask) -> Metrics:

@@ -27,6 +27,9 @@ def _filters() -> tuple[FilterForm, service.OrderFilter]:
     email = query_text(request.args, "email", max_length=MAX_EMAIL)
     form = FilterForm(request.args)
     form.validate()
+    start, end = _valid(form.date_from), _valid(form.date_to)
+    if start and end and end < start:
+        form.date_to.errors = ["is before From"]
     where = service.OrderFilter(
         status=_valid(form.status) or "",
         email_contains="" if form.email.errors else email,

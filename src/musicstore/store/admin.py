@@ -23,7 +23,9 @@ def _render_index(form: AlbumForm, status: int = 200) -> tuple[str, int]:
     page, per_page = page_args_or_first(request.args, default_per_page=25)
     q = query_text(request.args, "q")
     found = search_albums(get_database(current_app).session, q=q, page=page, per_page=per_page)
-    html = render_template("admin/index.html", form=form, found=found, q=q, active_tab="admin")
+    html = render_template(
+        "admin/index.html", form=form, found=found, q=q, active_tab="admin", page_endpoint="admin.index"
+    )
     return html, status
 
 
@@ -75,7 +77,10 @@ def update(album_id: int) -> Response | tuple[str, int]:
     form = PriceStockForm()
     album = album_or_404(album_id)
     if not form.validate_on_submit():
-        problems = "; ".join(f"{field}: {', '.join(errs)}" for field, errs in form.errors.items())
+        problems = "; ".join(
+            f"{form[field].label.text.lower()}: {', '.join(e.rstrip('.') for e in errs)}"
+            for field, errs in form.errors.items()
+        )
         flash(f"“{album.title}” was not changed: {problems}.", "error")
         return _render_index(AlbumForm(formdata=None), 422)
     update_price_and_stock(get_database(current_app), album, price=form.price.data, stock=form.stock.data)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import IO
 
 from musicstore.common.db import Database
+from musicstore.store.catalog import list_genres
 from musicstore.store.covers import delete_cover, generate_cover, save_upload
 from musicstore.store.models import Album
 from musicstore.store.schemas import AlbumIn
@@ -16,6 +17,7 @@ def add_album(
     database: Database, data: AlbumIn, *, covers_dir: Path, cover: IO[bytes] | None, max_cover_bytes: int
 ) -> Album:
     """Add an album; its cover is the upload (proven an image) or a generated one, removed if the add fails."""
+    data = data.model_copy(update={"genre": known_spelling(database, data.genre)})
     name = save_upload(cover, covers_dir, max_cover_bytes) if cover is not None else None
     name = name or generate_cover(data.title, data.artist, covers_dir)
     try:
@@ -27,6 +29,14 @@ def add_album(
         delete_cover(name, covers_dir)
         raise
     return album
+
+
+def known_spelling(database: Database, genre: str) -> str:
+    """The catalog's spelling of a genre it already has in another case ("jazz" -> "Jazz")."""
+    for known in list_genres(database.session):
+        if known.casefold() == genre.casefold():
+            return known
+    return genre
 
 
 def update_price_and_stock(database: Database, album: Album, *, price: Decimal, stock: int) -> None:

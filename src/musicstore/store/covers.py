@@ -39,7 +39,9 @@ def save_upload(stream: IO[bytes], covers_dir: Path, max_bytes: int) -> str:
             decoded.load()
             fmt = decoded.format or "PNG"
             image = decoded.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise InvalidCover("the cover has too many pixels") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InvalidCover("the cover is not a readable image") from exc
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     return _store(image, covers_dir, ALLOWED_FORMATS[fmt])

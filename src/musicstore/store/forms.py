@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -12,14 +13,22 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from musicstore.store.schemas import MAX_PRICE
 
 
+class PriceField(DecimalField):
+    """A price with two decimals; a decimal comma (12,99) is read as a point."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Read the typed value, accepting a decimal comma."""
+        super().process_formdata([v.strip().replace(",", ".") if isinstance(v, str) else v for v in valuelist])
+
+
 class AlbumForm(FlaskForm):
     """A new album, with an optional cover image."""
 
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     artist = StringField("Artist", validators=[DataRequired(), Length(max=200)])
     genre = StringField("Genre", validators=[DataRequired(), Length(max=50)])
-    year = IntegerField("Year", validators=[DataRequired(), NumberRange(1900, date.today().year + 1)])
-    price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
+    year = IntegerField("Year", validators=[InputRequired(), NumberRange(1900, date.today().year + 1)])
+    price = PriceField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
     stock = IntegerField("Stock", default=10, validators=[InputRequired(), NumberRange(0, 1_000_000)])
     cover = FileField("Cover image (JPEG, PNG, GIF or WebP; leave empty for a generated cover)")
 
@@ -27,7 +36,7 @@ class AlbumForm(FlaskForm):
 class PriceStockForm(FlaskForm):
     """An album's new price and stock."""
 
-    price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
+    price = PriceField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
     stock = IntegerField("Stock", validators=[InputRequired(), NumberRange(0, 1_000_000)])
 
 

@@ -35,6 +35,10 @@ class ReservationAlreadyReleased(Exception):
     """The reservation id was released before; it cannot reserve again."""
 
 
+class ReservationConflict(Exception):
+    """The reservation id was already used for other lines."""
+
+
 def merge_lines(items: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Add up the quantities of repeated albums; order by album id so locks are taken in one order."""
     totals: Counter[int] = Counter()
@@ -63,11 +67,13 @@ def _claim(session: Session, reservation_id: str, status: str) -> tuple[Reservat
 def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]]) -> Reservation:
     """Take stock for every line or for none; repeating a reservation id reserves nothing more."""
     reservation, made_now = _claim(session, reservation_id, RESERVED)
+    lines = merge_lines(items)
     if not made_now:
         if reservation.status == RELEASED:
             raise ReservationAlreadyReleased(reservation_id)
+        if [(line.album_id, line.quantity) for line in reservation.lines] != lines:
+            raise ReservationConflict(reservation_id)
         return reservation
-    lines = merge_lines(items)
     short = []
     for album_id, quantity in lines:
         taken = session.execute(

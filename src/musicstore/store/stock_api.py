@@ -34,6 +34,8 @@ def reserve() -> Response:
                 {"album_id": s.album_id, "requested": s.requested, "available": s.available} for s in exc.shortages
             ],
         ) from None
+    except stock.ReservationConflict:
+        raise ApiError("this reservation_id was already used for other lines", 422) from None
     except stock.ReservationAlreadyReleased:
         raise ApiError("this reservation was released and cannot be used again", 409) from None
     return jsonify(answer)
