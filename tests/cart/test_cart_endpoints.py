@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from flask.testing import FlaskClient
 
-from tests.cart.conftest import CART_URL, STORE_URL, cart_json, csrf_token, quantities
-from tests.cart.fakes import FakeStore
+from musicstore.common.db import get_database
+from tests.cart.conftest import CART_URL, STORE_URL, cart_json, cart_settings, csrf_token, make_app, quantities
+from tests.cart.fakes import FakeOrders, FakeStore
 
 
 def add(client: FlaskClient, album_id: Any, quantity: Any = 1) -> Any:
@@ -237,3 +241,89 @@ def test_the_carts_own_forms_need_its_token(client: FlaskClient) -> None:
 def test_a_form_post_to_an_unknown_path_is_a_404_not_a_csrf_error(client: FlaskClient, path: str) -> None:
     response = client.post(path, data={"album_id": "1"})
     assert response.status_code == 404
+
+
+# Locally the shop is the same whether opened as localhost or 127.0.0.1: loopback names stand for each other.
+
+
+@pytest.fixture()
+def local_client(data_dir: Path, store: FakeStore, orders: FakeOrders) -> Iterator[FlaskClient]:
+    """A visitor of a cart whose public URLs are the local defaults (http://localhost:5000 and :5002)."""
+    settings = cart_settings(
+        data_dir, STORE_PUBLIC_URL="http://localhost:5000", CART_PUBLIC_URL="http://localhost:5002"
+    )
+    app = make_app(settings, store, orders)
+    yield app.test_client()
+    get_database(app).dispose()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://localhost:5000"},
+        {"Origin": "http://127.0.0.1:5000"},
+        {"Origin": "http://[::1]:5000"},
+        {"Referer": "http://127.0.0.1:5000/?q=blue"},
+        {"Origin": "http://127.0.0.1:5002"},
+    ],
+)
+def test_a_form_post_from_a_loopback_alias_of_the_local_shop_is_accepted(
+    local_client: FlaskClient, headers: dict[str, str]
+) -> None:
+    assert form_add(local_client, headers).status_code == 303
+    assert quantities(local_client) == {1: 1}
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://127.0.0.1:5000",  # another scheme
+        "http://127.0.0.1:8080",  # another port
+        "http://127.0.0.2:5000",  # not one of the loopback names
+        "http://localhost.evil.example:5000",
+        "http://192.168.1.10:5000",
+    ],
+)
+def test_only_loopback_aliases_with_the_same_scheme_and_port_count_as_the_local_shop(
+    local_client: FlaskClient, origin: str
+) -> None:
+    assert form_add(local_client, {"Origin": origin}).status_code == 400
+    assert quantities(local_client) == {}
+
+
+def test_a_loopback_host_stands_for_no_other_host_when_the_shop_has_a_real_name(client: FlaskClient) -> None:
+    assert form_add(client, {"Origin": "http://127.0.0.1"}).status_code == 400  # the shop is http://store.test
+
+
+def test_a_refused_shop_form_says_where_to_open_the_shop(local_client: FlaskClient) -> None:
+    response = local_client.post("/add_to_cart", data={"album_id": "1"}, headers={"Origin": "http://shop.example:5000"})
+    assert response.status_code == 400
+    message = BeautifulSoup(response.get_data(as_text=True), "html.parser").select_one(".flash-error")
+    assert message is not None
+    assert "Open the shop at http://localhost:5000, or set STORE_PUBLIC_URL to the address you use." in message.text
+
+
+# Requests the cart cannot read are refused clearly, not guessed at.
+
+
+@pytest.mark.parametrize("cart_id", ["x", "a" * 65, "ä" * 20, "abcdefghijklmnop qrst", "abcdefgh/ijklmnopq"])
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/cart"), ("POST", "/add_to_cart")])
+def test_a_malformed_cart_header_is_a_400_and_makes_no_cart(
+    client: FlaskClient, cart_id: str, method: str, path: str
+) -> None:
+    response = client.open(path, method=method, json={"album_id": 1}, headers={"X-Cart-Id": cart_id})
+    assert response.status_code == 400
+    assert "X-Cart-Id must be 16-64 letters" in response.get_json()["error"]
+    assert "Set-Cookie" not in response.headers and "X-Cart-Id" not in response.headers
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None, "application/xml"])
+@pytest.mark.parametrize("path", ["/add_to_cart", "/update_quantity", "/remove_item", "/process_payment"])
+def test_a_body_that_is_neither_json_nor_a_form_is_a_415(
+    client: FlaskClient, path: str, content_type: str | None
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post(path, data=b'{"album_id": 1}', headers=headers)
+    assert response.status_code == 415
+    assert response.get_json() == {"error": "send the body as JSON (Content-Type: application/json) or as a form"}
+    assert quantities(client) == {}

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from musicstore.cart import prepare
-from musicstore.cart.checkout import Checkout, CheckoutRefused, reservation_id_for
+from musicstore.cart.checkout import CART_BUSY, STALE_AFTER, Checkout, CheckoutRefused, reservation_id_for
 from musicstore.cart.items import cart_lines, lock_cart, set_quantity
-from musicstore.cart.models import FAILED, INTERRUPTED, PENDING, CheckoutAttempt
+from musicstore.cart.models import FAILED, INTERRUPTED, PENDING, Cart, CheckoutAttempt
 from musicstore.cart.payment import Card, PaymentForm
 from musicstore.common.db import Database, utcnow
 from musicstore.common.http import DownstreamRejected, DownstreamUnavailable
@@ -370,3 +370,108 @@ def test_a_decline_whose_release_fails_stays_a_decline_and_a_repeat_releases_the
     again = checkout.run(CART, "key-00000001", DECLINED_CARD)
     assert again.repeated and again.status == 402 and store.stock(1) == 5
     assert not recorded(sessions).release_owed
+
+
+# One checkout per cart: two windows (two keys) paying for one cart at once must not make two orders.
+
+
+def hold_cart(sessions: sessionmaker[Session], key: str, started: Any = None, cart_id: str = CART) -> None:
+    """Mark the cart as being checked out under another key (as a running request would)."""
+    with sessions.begin() as session:
+        cart = session.get(Cart, cart_id)
+        assert cart is not None
+        cart.checkout_key, cart.checkout_started = key, started or utcnow()
+
+
+def held_by(sessions: sessionmaker[Session], cart_id: str = CART) -> str | None:
+    with sessions() as session:
+        cart = session.get(Cart, cart_id)
+        assert cart is not None
+        return cart.checkout_key
+
+
+def test_parallel_payments_of_one_cart_with_different_keys_make_one_order_and_refuse_the_others(
+    sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    checkout = Checkout(sessions=sessions, store=store, orders=orders, latency_ms=200)  # type: ignore[arg-type]
+    fill(sessions, {1: 1})
+    results: list[Any] = []
+
+    def pay(key: str) -> None:
+        try:
+            results.append(checkout.run(CART, key, GOOD_CARD))
+        except CheckoutRefused as refused:
+            results.append(refused)
+
+    threads = [threading.Thread(target=pay, args=(f"multi-key-{n}",)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status for r in results) == [201, 409, 409, 409, 409]
+    refusals = [r for r in results if isinstance(r, CheckoutRefused)]
+    assert {r.message for r in refusals} == {CART_BUSY}
+    assert len(orders.orders) == 1 and store.stock(1) == 4 and len(store.reservations) == 1
+    assert lines_of(sessions) == {} and held_by(sessions) is None
+
+
+def test_a_cart_being_checked_out_under_another_key_is_refused_and_nothing_is_reserved(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    hold_cart(sessions, "other-window")
+    with pytest.raises(CheckoutRefused) as caught:
+        checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert (caught.value.status, caught.value.message) == (409, CART_BUSY)
+    assert store.reservations == {} and orders.calls == 0 and lines_of(sessions) == {1: 1}
+    assert held_by(sessions) == "other-window"
+    with sessions() as session:
+        assert session.get(CheckoutAttempt, "key-00000001") is None  # the same key may try again later
+
+
+@pytest.mark.parametrize("card", [GOOD_CARD, DECLINED_CARD])
+def test_a_checkout_frees_the_cart_whatever_its_outcome(
+    checkout: Checkout, sessions: sessionmaker[Session], card: PaymentForm
+) -> None:
+    fill(sessions, {1: 1, 3: 1})
+    checkout.run(CART, "key-00000001", card)
+    assert held_by(sessions) is None
+
+
+def test_after_a_failed_checkout_another_window_may_pay_for_the_cart(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    orders.down = True
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 503
+    orders.down = False
+    assert checkout.run(CART, "key-00000002", GOOD_CARD).status == 201
+    assert store.stock(1) == 4 and len(orders.orders) == 1
+    with pytest.raises(CheckoutRefused) as caught:  # the first window's retry finds the cart paid for
+        checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert caught.value.status == 400 and len(orders.orders) == 1
+
+
+def test_a_claim_of_a_worker_that_died_is_taken_over_after_the_stale_bound(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+) -> None:
+    fill(sessions, {1: 1})
+    hold_cart(sessions, "dead-window", started=utcnow() - STALE_AFTER - timedelta(seconds=1))
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 201
+    assert store.stock(1) == 4 and held_by(sessions) is None
+
+
+def test_retrying_an_interrupted_checkout_while_another_window_pays_is_refused(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    orders.down = True
+    checkout.run(CART, "key-00000001", GOOD_CARD)
+    orders.down = False
+    hold_cart(sessions, "other-window")
+    with pytest.raises(CheckoutRefused) as caught:
+        checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert caught.value.status == 409 and orders.orders == {}
+    with sessions() as session:
+        attempt = session.get(CheckoutAttempt, "key-00000001")
+        assert attempt is not None and attempt.status == INTERRUPTED  # still retryable once the cart is free

@@ -275,3 +275,31 @@ def test_readyz_reports_store_and_orders_as_downstreams(client: FlaskClient, ord
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json()["downstreams"] == {"store": "up", "orders": "down"}
+
+
+@pytest.mark.parametrize(
+    ("path", "quantity", "message"),
+    [
+        ("/add_to_cart", "0", "Choose a quantity from 1 to 10."),
+        ("/add_to_cart", "eleven", "Choose a quantity from 1 to 10."),
+        ("/update_quantity", "11", "Choose a quantity from 1 to 10 (0 removes the album)."),
+        ("/update_quantity", "-1", "Choose a quantity from 1 to 10 (0 removes the album)."),
+    ],
+)
+def test_a_bad_quantity_by_form_shows_a_message_a_shopper_understands(
+    client: FlaskClient, path: str, quantity: str, message: str
+) -> None:
+    fill(client, {1: 1})
+    token = csrf_token(client)
+    response = client.post(path, data={"album_id": "1", "quantity": quantity, "csrf_token": token})
+    assert response.status_code == 400
+    shown = BeautifulSoup(response.get_data(as_text=True), "html.parser").select_one(".flash-error")
+    assert shown is not None and shown.text.strip() == message
+    assert quantities(client) == {1: 1}
+
+
+@pytest.mark.parametrize("path", ["/cart", "/checkout"])
+def test_the_cart_and_checkout_pages_are_never_kept_in_a_cache(client: FlaskClient, path: str) -> None:
+    fill(client, {1: 1})
+    response = client.get(path)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import DECLINED_CARD, Shopper, Stack
+from tests.e2e.conftest import DECLINED_CARD, GOOD_CARD, Shopper, Stack
 
 
 def test_a_purchase_makes_the_order_with_the_right_total_and_takes_the_stock(stack: Stack, shopper: Shopper) -> None:
@@ -117,3 +117,44 @@ def test_two_carts_racing_for_the_last_copy_make_one_order_and_tell_the_other_cl
     assert sum(len(stack.orders_for(s.email)) for s in shoppers) == 1
     assert stack.stock(album["id"]) == 0
     assert shoppers[loser].cart()["count"] == 1  # the loser's cart is kept
+
+
+def test_parallel_payments_of_one_cart_with_different_keys_make_one_order_and_refuse_the_others(
+    stack: Stack, shopper: Shopper
+) -> None:
+    album = stack.add_album(price="12.00", stock=5)
+    assert shopper.add(album["id"]).status_code == 200
+    cart_id = shopper.cart()["cart_id"]
+    answers: list[requests.Response] = []
+
+    def pay(n: int) -> None:  # five windows of one cart, each with its own checkout key
+        body = {"name": "E2E Shopper", "email": shopper.email, **GOOD_CARD, "idempotency_key": f"multi-{n}-{cart_id}"}
+        url = f"{stack.cart.url}/process_payment"
+        answers.append(requests.post(url, json=body, headers={"X-Cart-Id": cart_id}, timeout=30))
+
+    windows = [threading.Thread(target=pay, args=(n,)) for n in range(1, 6)]
+    for window in windows:
+        window.start()
+    for window in windows:
+        window.join()
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409, 409], [a.text for a in answers]
+    assert {a.json()["error"] for a in answers if a.status_code == 409} == {
+        "This cart is already being checked out in another window; refresh in a moment."
+    }
+    assert len(stack.orders_for(shopper.email)) == 1
+    assert stack.stock(album["id"]) == 4 and shopper.cart()["items"] == []
+
+
+def test_the_shop_opened_under_another_loopback_name_can_add_to_the_cart(stack: Stack) -> None:
+    album = stack.add_album(price="8.00", stock=2)
+    alias = stack.store.url.replace("127.0.0.1", "localhost")  # the stack's public URLs use 127.0.0.1
+    http = requests.Session()
+    response = http.post(
+        f"{stack.cart.url}/add_to_cart",
+        data={"album_id": album["id"], "quantity": 1},
+        headers={"Origin": alias},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 303, response.text
+    assert http.get(f"{stack.cart.url}/api/cart", timeout=10).json()["count"] == 1

@@ -30,24 +30,28 @@ def refused(exc: ApiError) -> BaseResponse | tuple[str, int]:
     return _cart_page(), exc.status
 
 
-def whole_number(value: Any, name: str, low: int, high: int) -> int:
-    """A whole number from low to high, from JSON or a form field; anything else is a 400."""
+def whole_number(value: Any, low: int, high: int, message: str) -> int:
+    """A whole number from low to high, from JSON or a form field; anything else is a 400 with the message."""
     number = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and WHOLE.match(value):
         number = int(value)
     if number is None or not low <= number <= high:
-        raise ApiError(f"{name} must be a whole number from {low} to {high}", 400)
+        raise ApiError(message, 400)
     return number
 
 
 def _album_id() -> int:
-    return whole_number(request_fields().get("album_id"), "album_id", 1, MAX_ID)
+    message = f"album_id must be a whole number from 1 to {MAX_ID}"
+    return whole_number(request_fields().get("album_id"), 1, MAX_ID, message)
 
 
 def _quantity(low: int, default: Any = None) -> int:
-    return whole_number(request_fields().get("quantity", default), "quantity", low, cart_settings().MAX_QUANTITY)
+    """The quantity asked for, with a message a shopper understands when it is not one ("0 removes" on a change)."""
+    high = cart_settings().MAX_QUANTITY
+    message = f"Choose a quantity from 1 to {high}" + (" (0 removes the album)." if low == 0 else ".")
+    return whole_number(request_fields().get("quantity", default), low, high, message)
 
 
 def _album(album_id: int) -> Album:

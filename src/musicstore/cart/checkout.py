@@ -11,6 +11,11 @@ again under a released reservation id, so each run reserves under the key plus i
 the order service still sees the same key, so an order an earlier run made after all is answered
 again, not made twice. Any failure after the reservation releases it and keeps the cart; when the
 release itself fails, the attempt owes it, and the next request with the same key releases it first.
+
+One checkout per cart at a time: before reserving, a run claims the cart for its key (carts.checkout_key),
+in the same transaction that records or takes over its attempt, and frees it when the attempt ends, however
+it ends. Another key (a second browser tab) meanwhile gets a 409 and nothing is reserved or ordered; a claim
+silent for STALE_AFTER (its worker died) is taken over.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
@@ -31,7 +36,7 @@ from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_
 from musicstore.cart import payment
 from musicstore.cart.clients import OrdersClient, PlacedOrder, StockUnavailable, StoreClient
 from musicstore.cart.items import cart_lines, remove_ordered
-from musicstore.cart.models import COMPLETED, FAILED, INTERRUPTED, PENDING, CheckoutAttempt
+from musicstore.cart.models import COMPLETED, FAILED, INTERRUPTED, PENDING, Cart, CheckoutAttempt
 from musicstore.cart.pricing import PricedCart, price_cart
 from musicstore.common.db import utcnow
 from musicstore.common.http import DownstreamError, DownstreamRejected
@@ -40,7 +45,8 @@ from musicstore.common.money import money
 log = logging.getLogger(__name__)
 
 KEEP_CART = "Your cart has been kept and no payment was taken."
-STALE_AFTER = timedelta(minutes=2)  # a pending attempt this old was abandoned by a crashed worker
+STALE_AFTER = timedelta(minutes=2)  # a pending attempt (or a cart's claim) this old was abandoned by a crashed worker
+CART_BUSY = "This cart is already being checked out in another window; refresh in a moment."
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ class _StepFailed(Exception):
 
 
 class CheckoutRefused(Exception):
-    """The checkout cannot start: empty cart, a key of another cart, or one still in progress."""
+    """The checkout cannot start: empty cart, a key of another cart, one still in progress, or the cart is
+    being checked out under another key (another window)."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -106,40 +113,41 @@ class Checkout:
         """Check out the cart once for this key; a repeat answers what the first attempt got."""
         with self.sessions() as session:
             recorded = session.get(CheckoutAttempt, key)
-            lines = cart_lines(session, cart_id)
         if recorded is None:
-            if not lines:
-                raise CheckoutRefused("Your cart is empty.", 400)
-            recorded = self._claim(cart_id, key)
-            if recorded is None:
-                return self._proceed(cart_id, key, 1, form, lines)
+            started = self._start(cart_id, key)
+            if isinstance(started, dict):
+                return self._proceed(cart_id, key, 1, form, started)
+            recorded = started
         if recorded.cart_id != cart_id:
             raise CheckoutRefused("This checkout key belongs to another cart.", 409)
         if recorded.status == INTERRUPTED:
-            if not lines:
-                raise CheckoutRefused("Your cart is empty.", 400)
-            if self._take_over(recorded):
+            lines = self._take_over(recorded)
+            if lines is not None:
                 return self._retry(cart_id, recorded, form, lines)
-        return self._repeat(cart_id, recorded, form, lines)
+        return self._repeat(cart_id, recorded, form)
 
-    def _claim(self, cart_id: str, key: str) -> CheckoutAttempt | None:
-        """Record the attempt as pending; None when this request now owns it, else the one that exists."""
+    def _start(self, cart_id: str, key: str) -> dict[int, int] | CheckoutAttempt:
+        """Claim the cart and record the attempt as pending, together; the cart's lines when this request
+        now owns the checkout, else the attempt of this key that exists (a concurrent submit)."""
         try:
-            with self.sessions.begin() as session:
-                session.add(CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING, attempt=1))
-            return None
-        except IntegrityError:
             with self.sessions() as session:
-                return session.get(CheckoutAttempt, key)
+                lines = _claim_cart(session, cart_id, key)
+                session.add(CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING, attempt=1))
+                session.commit()
+            return lines
+        except IntegrityError:  # the same key was recorded meanwhile; its claim of the cart stands
+            with self.sessions() as session:
+                found = session.get(CheckoutAttempt, key)
+                assert found is not None
+                return found
 
-    def _repeat(
-        self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm, lines: dict[int, int]
-    ) -> CheckoutOutcome:
+    def _repeat(self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm) -> CheckoutOutcome:
         """The answer of an earlier or concurrent run; an abandoned one is taken over and finished."""
         if not (attempt.status == PENDING and _stale(attempt)):  # a silent run is not worth waiting for
             attempt = self._wait_for(attempt)
         if attempt.status == PENDING:
-            if self._take_over(attempt):
+            lines = self._take_over(attempt)
+            if lines is not None:
                 return self._proceed(cart_id, attempt.key, attempt.attempt, form, lines)
             raise CheckoutRefused("This checkout is still being processed. Refresh in a moment.", 409)
         if attempt.release_owed and attempt.status == FAILED:
@@ -165,18 +173,23 @@ class Checkout:
         except RetryError as exc:
             return exc.last_attempt.result()
 
-    def _take_over(self, attempt: CheckoutAttempt) -> bool:
-        """Own an interrupted attempt, or a pending one nobody has touched for STALE_AFTER (its worker died)."""
+    def _take_over(self, attempt: CheckoutAttempt) -> dict[int, int] | None:
+        """Own an interrupted attempt, or a pending one nobody has touched for STALE_AFTER (its worker died),
+        and its cart; the cart's lines, or None when another request owns the attempt."""
         if attempt.status == PENDING and not _stale(attempt):
-            return False
+            return None
         owned = update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key)
         if attempt.status == PENDING:  # still the same silent run, not a newer one
             owned = owned.where(CheckoutAttempt.status == PENDING, CheckoutAttempt.updated_at == attempt.updated_at)
         else:
             owned = owned.where(CheckoutAttempt.status == INTERRUPTED)
-        with self.sessions.begin() as session:
-            result = session.execute(owned.values(status=PENDING, updated_at=utcnow()))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        with self.sessions() as session:
+            lines = _claim_cart(session, attempt.cart_id, attempt.key)
+            if not session.execute(owned.values(status=PENDING, updated_at=utcnow())).rowcount:  # type: ignore[attr-defined]
+                session.rollback()  # and with it the claim: the request running this key holds the cart
+                return None
+            session.commit()
+        return lines
 
     def _retry(
         self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm, lines: dict[int, int]
@@ -241,6 +254,7 @@ class Checkout:
             remove_ordered(session, cart_id, priced.quantities())
             attempt = session.get(CheckoutAttempt, key)
             assert attempt is not None
+            _free_cart(session, cart_id, key)
             attempt.status, attempt.order_id, attempt.order_number = COMPLETED, order.id, order.order_number
             attempt.total, attempt.tracking_url = order.total, order.tracking_url
             attempt.error, attempt.error_status = None, None
@@ -275,9 +289,43 @@ class Checkout:
         with self.sessions.begin() as session:
             attempt = session.get(CheckoutAttempt, key)
             assert attempt is not None
+            _free_cart(session, attempt.cart_id, key)
             attempt.status = INTERRUPTED if status >= 500 else FAILED
             attempt.error, attempt.error_status, attempt.release_owed = message, status, release_owed
         return _outcome(attempt, repeated=False)
+
+
+def _claim_cart(session: Session, cart_id: str, key: str) -> dict[int, int]:
+    """Make this key the cart's one running checkout (in the session's transaction) and read the lines it buys.
+
+    One atomic UPDATE: it succeeds when no checkout holds the cart, this key already does (a repeat), or the
+    holder went silent for STALE_AFTER (its worker died). The lines are read after it, so a checkout that
+    ended just before (and took its lines out) is seen.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Cart)
+        .where(
+            Cart.id == cart_id,
+            or_(Cart.checkout_key.is_(None), Cart.checkout_key == key, Cart.checkout_started < now - STALE_AFTER),
+        )
+        .values(checkout_key=key, checkout_started=now)
+    )
+    if not claimed.rowcount and session.get(Cart, cart_id) is not None:  # type: ignore[attr-defined]
+        raise CheckoutRefused(CART_BUSY, 409)
+    lines = cart_lines(session, cart_id)
+    if not lines:
+        raise CheckoutRefused("Your cart is empty.", 400)
+    return lines
+
+
+def _free_cart(session: Session, cart_id: str, key: str) -> None:
+    """End this key's claim of the cart (if it still holds it): another checkout may start."""
+    session.execute(
+        update(Cart)
+        .where(Cart.id == cart_id, Cart.checkout_key == key)
+        .values(checkout_key=None, checkout_started=None)
+    )
 
 
 def reservation_id_for(key: str, attempt: int = 1) -> str:

@@ -29,6 +29,10 @@ class Cart(CartBase):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # Which checkout key is paying for the cart now: one checkout per cart at a time (two browser tabs
+    # each carry their own key). Cleared when that checkout ends; a claim older than STALE_AFTER is void.
+    checkout_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    checkout_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     items: Mapped[list[CartItem]] = relationship(
         back_populates="cart", cascade="all, delete-orphan", order_by="CartItem.added_at"
     )

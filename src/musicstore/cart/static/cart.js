@@ -105,4 +105,10 @@
       window.setTimeout(function () { button.disabled = true; button.textContent = "Processing…"; }, 0);
     });
   }
+
+  // The back button may show a page from the browser's page cache (e.g. the checkout after paying, its
+  // button stuck on "Processing…"); fetch it again so it shows the cart as it is now.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { window.location.reload(); }
+  });
 })();
