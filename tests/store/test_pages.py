@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.store.conftest import create_album
+from musicstore.common.db import get_database
+from musicstore.store import create_app
+from tests.store.conftest import create_album, store_settings
 
 
 def page(client: FlaskClient, path: str) -> BeautifulSoup:
@@ -132,3 +136,15 @@ def test_health_readiness_and_metrics_answer(client: FlaskClient) -> None:
 def test_covers_outside_the_covers_folder_cannot_be_read(client: FlaskClient) -> None:
     for path in ["/covers/..%2Fsecrets.json", "/covers/../secrets.json", "/covers/x.html", "/covers/missing.png"]:
         assert client.get(path).status_code == 404
+
+
+def test_a_page_opened_under_another_loopback_name_moves_to_the_public_one(clean_store_db: str, data_dir: Path) -> None:
+    app = create_app(store_settings(clean_store_db, data_dir, STORE_SERVICE_URL="http://localhost:5000"))
+    client = app.test_client()
+    moved = client.get("/?q=blue", base_url="http://127.0.0.1:5000")
+    assert moved.status_code == 302 and moved.headers["Location"] == "http://localhost:5000/?q=blue"
+    assert client.get("/", base_url="http://localhost:5000").status_code == 200
+    assert client.get("/", base_url="http://127.0.0.1:5999").status_code == 200  # another port: not ours to move
+    assert client.get("/", base_url="http://shop.example:5000").status_code == 200  # never off loopback
+    assert client.post("/api/albums", base_url="http://127.0.0.1:5000", json={}).status_code == 401
+    get_database(app).dispose()

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 START_UP_ADVICE = "run `musicstore up` for a local stack, or set it in the environment"
 
 
+URL_PREFIXES = {"store": "STORE", "orders": "ORDER", "cart": "CART"}
+
+
 class ConfigurationError(RuntimeError):
     """A setting the service cannot start without is missing or wrong."""
 
@@ -47,6 +50,11 @@ class ServiceSettings(BaseSettings):
             for key in (f"{name}_PUBLIC_URL", f"{name}_SERVICE_URL"):
                 setattr(self, key, getattr(self, key).rstrip("/"))
         return self
+
+    def public_url_of(self, service: str) -> str:
+        """The browser-facing URL of a service named store, orders or cart."""
+        url: str = getattr(self, f"{URL_PREFIXES[service]}_PUBLIC_URL")
+        return url
 
     def require_secrets(self) -> None:
         """Stop start-up with a clear message when a secret is missing."""

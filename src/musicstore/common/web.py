@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, current_app, redirect, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from musicstore.common.auth import is_admin_session
 from musicstore.common.errors import register_error_handlers
@@ -38,6 +40,7 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     Metrics(service).init_app(app)
     app.register_blueprint(ui)
     app.after_request(_security_headers)
+    app.before_request(_to_the_public_loopback_name)
     app.context_processor(lambda: _template_context(settings))
     return Limiter(
         get_remote_address,
@@ -46,6 +49,27 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
         headers_enabled=True,
         enabled=app.config.get("RATELIMIT_ENABLED", True),
     )
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _to_the_public_loopback_name() -> WerkzeugResponse | None:
+    """A page opened as 127.0.0.1 when the public URL says localhost (or the reverse) moves to the public name.
+
+    Browsers treat the two names as different sites: the cart's cookie would not follow a shopper between them.
+    Only loopback aliases on the same port are redirected, and only for page views (GET/HEAD).
+    """
+    if request.method not in ("GET", "HEAD"):
+        return None
+    settings: ServiceSettings = current_app.config["SETTINGS"]
+    own = urlsplit(settings.public_url_of(current_app.config["SERVICE_NAME"]))
+    if own.hostname not in LOOPBACK_NAMES or request.host == own.netloc:
+        return None
+    asked = urlsplit(request.host_url)
+    if asked.hostname in LOOPBACK_NAMES and asked.port == own.port and asked.hostname != own.hostname:
+        return redirect(f"{own.scheme}://{own.netloc}{request.full_path.rstrip('?')}", code=302)
+    return None
 
 
 def _template_context(settings: ServiceSettings) -> dict[str, Any]:
