@@ -117,7 +117,7 @@ def cmd_up(_args: argparse.Namespace) -> int:
             prepare(service, stack)
         for service in services:
             bind = f"127.0.0.1:{local_config.service_port(service)}"
-            sup.start(service, gunicorn_command(service, bind), {**os.environ, **stack})
+            sup.start(service, gunicorn_command(service, bind), local_config.child_env(stack))
         if _wait_until_serving(sup, services):
             _banner(sup, services, found)
         sup.wait_for_stop_signal()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -119,6 +120,11 @@ def local_env(directory: Path, found: LocalSecrets, database_url: str | None) ->
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
+
+
+def child_env(stack: dict[str, str]) -> dict[str, str]:
+    """The environment of a service process: this process's own, with the stack's settings on top."""
+    return {**os.environ, **stack}
 
 
 def gunicorn_options() -> list[str]:
