@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import NotFound
 
 from musicstore.common.auth import admin_api
 from musicstore.common.bodies import json_object
@@ -12,11 +13,12 @@ from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
 from musicstore.common.pagination import page_args
 from musicstore.common.text import query_text
+from musicstore.store import stock
 from musicstore.store.albums import add_album, delete_album
 from musicstore.store.catalog import catalog_stats, search_albums
 from musicstore.store.context import album_or_404, store_settings
 from musicstore.store.covers import InvalidCover
-from musicstore.store.schemas import AlbumIn, album_json
+from musicstore.store.schemas import AlbumIn, StockChangeIn, album_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -79,3 +81,20 @@ def remove_album(album_id: int) -> tuple[str, int]:
     """Delete an album (admin)."""
     delete_album(get_database(current_app), album_or_404(album_id), covers_dir=store_settings().covers_dir)
     return "", 204
+
+
+@bp.post("/album/<int(signed=True):album_id>/stock")
+@admin_api
+def restock(album_id: int) -> Response:
+    """Change an album's stock by a delta (admin); never below zero (409)."""
+    if not request.is_json:
+        raise ApiError("send the change as JSON (Content-Type: application/json)", 415)
+    delta = StockChangeIn.model_validate(json_object()).delta
+    try:
+        with get_database(current_app).transaction() as session:
+            album = stock.restock(session, album_id, delta)
+    except stock.UnknownAlbum:
+        raise NotFound(f"Album {album_id} does not exist.") from None
+    except stock.StockOutOfRange as exc:
+        raise ApiError(str(exc), 409, stock=exc.available) from None
+    return jsonify(album_json(album, store_settings().STORE_PUBLIC_URL))

@@ -10,7 +10,7 @@ from flask_wtf.file import FileField
 from wtforms import DecimalField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from musicstore.store.schemas import MAX_PRICE
+from musicstore.store.schemas import MAX_PRICE, MAX_STOCK
 
 
 class PriceField(DecimalField):
@@ -29,7 +29,7 @@ class AlbumForm(FlaskForm):
     genre = StringField("Genre", validators=[DataRequired(), Length(max=50)])
     year = IntegerField("Year", validators=[InputRequired(), NumberRange(1900, date.today().year + 1)])
     price = PriceField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
-    stock = IntegerField("Stock", default=10, validators=[InputRequired(), NumberRange(0, 1_000_000)])
+    stock = IntegerField("Stock", default=10, validators=[InputRequired(), NumberRange(0, MAX_STOCK)])
     cover = FileField("Cover image (JPEG, PNG, GIF or WebP; leave empty for a generated cover)")
 
 
@@ -37,7 +37,7 @@ class PriceStockForm(FlaskForm):
     """An album's new price and stock."""
 
     price = PriceField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
-    stock = IntegerField("Stock", validators=[InputRequired(), NumberRange(0, 1_000_000)])
+    stock = IntegerField("Stock", validators=[InputRequired(), NumberRange(0, MAX_STOCK)])
 
 
 class ConfirmForm(FlaskForm):

@@ -14,6 +14,7 @@ from musicstore.store.models import Album
 
 Genre = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), NoControl]
 MAX_PRICE = Decimal("10000")
+MAX_STOCK = 1_000_000  # the most copies of one album the catalog holds, and the largest single restock
 
 
 class AlbumIn(BaseModel):
@@ -26,7 +27,7 @@ class AlbumIn(BaseModel):
     genre: Genre
     year: int = Field(ge=1900)
     price: Decimal = Field(ge=0, lt=MAX_PRICE, max_digits=7, decimal_places=2, allow_inf_nan=False)
-    stock: int = Field(default=0, ge=0, le=1_000_000)
+    stock: int = Field(default=0, ge=0, le=MAX_STOCK)
 
     @field_validator("year")
     @classmethod
@@ -67,6 +68,14 @@ class ReleaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reservation_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+class StockChangeIn(BaseModel):
+    """The admin's restock: copies to add (or, negative, to take away)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delta: StrictInt = Field(ge=-MAX_STOCK, le=MAX_STOCK)
 
 
 def album_json(album: Album, public_url: str) -> dict[str, Any]:

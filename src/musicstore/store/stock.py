@@ -1,4 +1,4 @@
-"""Stock reservations: all lines or none, never below zero, once per reservation id."""
+"""Stock: reservations (all lines or none, once per reservation id) and restocks, never below zero."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from musicstore.common.db import MAX_ID
 from musicstore.store.models import Album, Reservation, ReservationLine
+from musicstore.store.schemas import MAX_STOCK
 
 RESERVED, RELEASED = "reserved", "released"
 
@@ -37,6 +39,19 @@ class ReservationAlreadyReleased(Exception):
 
 class ReservationConflict(Exception):
     """The reservation id was already used for other lines."""
+
+
+class UnknownAlbum(Exception):
+    """No album has this id (it may have been deleted meanwhile)."""
+
+
+class StockOutOfRange(Exception):
+    """The change would take the stock below zero or above the most the catalog holds; nothing changed."""
+
+    def __init__(self, available: int, delta: int) -> None:
+        limit = "below zero" if delta < 0 else f"above {MAX_STOCK}"
+        super().__init__(f"the stock is {available}: a change of {delta:+d} would take it {limit}")
+        self.available = available
 
 
 def merge_lines(items: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -99,6 +114,24 @@ def release(session: Session, reservation_id: str) -> Reservation:
             session.execute(update(Album).where(Album.id == line.album_id).values(stock=Album.stock + line.quantity))
         reservation.status = RELEASED
     return reservation
+
+
+def restock(session: Session, album_id: int, delta: int) -> Album:
+    """Change an album's stock by `delta` in one UPDATE, so concurrent reservations and restocks all count."""
+    if not 1 <= album_id <= MAX_ID:
+        raise UnknownAlbum(album_id)
+    # The bound is on the current stock, worked out here, so `stock + delta` never overflows the column.
+    in_range = Album.stock <= MAX_STOCK - delta if delta > 0 else Album.stock >= -delta
+    album = session.scalars(
+        update(Album).where(Album.id == album_id, in_range).values(stock=Album.stock + delta).returning(Album),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
+    if album is None:
+        available = session.scalar(select(Album.stock).where(Album.id == album_id))
+        if available is None:
+            raise UnknownAlbum(album_id)
+        raise StockOutOfRange(available, delta)
+    return album
 
 
 def reservation_json(reservation: Reservation) -> dict[str, object]:
