@@ -1,0 +1,170 @@
+"""The admin: logs in once, adds an album with a generated cover, moves an order along, restocks."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+import uuid
+from typing import Any
+
+import gevent
+from locust.exception import StopUser
+from PIL import Image, ImageDraw
+
+from musicstore.traffic import verify
+from musicstore.traffic.catalog import random_page
+from musicstore.traffic.journey import VERIFIED, JourneyUser, Outcome
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+NEXT_STATUS = {"pending": "confirmed", "confirmed": "shipped", "shipped": "delivered"}
+LOW_STOCK, RESTOCK_TO = 3, 12
+LOGIN_TRIES = 5
+GENRES = ("Jazz", "Rock", "Electronic", "Folk", "Classical")
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of a page's form."""
+    match = CSRF.search(html)
+    if not match:
+        raise verify.JourneyFailed("expected a CSRF token in the page's form, found none")
+    return match.group(1)
+
+
+def generated_cover() -> bytes:
+    """A small PNG cover: two colours and a circle, like the demo catalog's."""
+    rng = random.Random()
+    image = Image.new("RGB", (240, 240), tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((40, 40, 200, 200), fill=tuple(rng.randrange(256) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+class Admin(JourneyUser):
+    """One simulated admin: a form login per user (store and orders), HTTP Basic for the APIs."""
+
+    kind = "admin"
+    weight = 1
+    catalog_total = 24
+
+    def on_start(self) -> None:
+        """Log in to the store's and the order service's pages, once."""
+        super().on_start()
+        self.basic = (self.config.admin_user, self.config.admin_password)
+        for service in (self.config.store, self.config.orders):
+            self.log_in(service)
+
+    def log_in(self, base: str) -> None:
+        """The form login, honouring the rate limit's Retry-After (a bounded number of tries)."""
+        for _ in range(LOGIN_TRIES):
+            page = self.step("GET", f"{base}/login", name="admin: login page")
+            form = {
+                "username": self.config.admin_user,
+                "password": self.config.admin_password,
+                "csrf_token": csrf_token(page.text),
+            }
+            answer = self.step("POST", f"{base}/login", name="admin: log in", expect=(200, 401, 429), data=form)
+            if answer.status_code == 429:
+                # The login limit asked us to wait: a deliberate, bounded pause.
+                gevent.sleep(min(float(answer.headers.get("Retry-After", "5")), 60.0))
+                continue
+            if answer.status_code == 401:
+                raise StopUser()  # wrong credentials: logged by the step's failure; this admin gives up
+            return
+        raise StopUser()
+
+    def one_journey(self) -> Outcome:
+        """Add an album and find it in the catalog; move an order one status on; restock low albums."""
+        self.add_album()
+        self.move_an_order()
+        self.restock()
+        return VERIFIED
+
+    def add_album(self) -> None:
+        """Add an album through the admin page's form, with a generated cover; verify it is in the catalog."""
+        store = self.config.store
+        page = self.step("GET", f"{store}/admin", name="admin: catalog page")
+        if "/login" in page.url:
+            self.log_in(store)
+            page = self.step("GET", f"{store}/admin", name="admin: catalog page")
+        album = {
+            "title": f"Traffic Session {uuid.uuid4().hex[:8]}",
+            "artist": "The Synthetic Band",
+            "genre": random.choice(GENRES),
+            "year": "2024",
+            "price": f"{random.randint(8, 25)}.99",
+            "stock": "10",
+        }
+        self.step(
+            "POST",
+            f"{store}/admin/albums",
+            name="admin: add album",
+            data={**album, "csrf_token": csrf_token(page.text)},
+            files={"cover": ("cover.png", generated_cover(), "image/png")},
+        )
+        found = self.step("GET", f"{store}/api/albums", name="admin: verify album", params={"q": album["title"]}).json()
+        titles = [(i["title"], i["price"], i["stock"]) for i in found.get("items", [])]
+        verify.expect(
+            (album["title"], album["price"], 10) in titles,
+            f"expected {album['title']!r} at {album['price']} with 10 in stock in the catalog, found {titles}",
+        )
+
+    def move_an_order(self) -> None:
+        """Move one pending, confirmed or shipped order one status on; verify the order service has it."""
+        orders = self.config.orders
+        self.step("GET", f"{orders}/", name="admin: dashboard")
+        status = random.choice(list(NEXT_STATUS))
+        listed = self.step(
+            "GET",
+            f"{orders}/api/orders",
+            name="admin: list orders",
+            auth=self.basic,
+            params={"status": status, "per_page": 20},
+        ).json()
+        if not listed.get("items"):
+            return
+        order = random.choice(listed["items"])
+        target = NEXT_STATUS[status]
+        answer = self.step(
+            "PUT",
+            f"{orders}/api/orders/{order['id']}/status",
+            name="admin: change status",
+            auth=self.basic,
+            json={"status": target},
+            expect=(200, 409),
+        )
+        if answer.status_code == 409:
+            if self.order_status(order["id"]) != status:
+                return  # another admin moved it first: not this journey's failure
+            raise verify.JourneyFailed(f"order {order['order_number']}: moving {status} -> {target} was refused")
+        now = self.order_status(order["id"])
+        verify.expect(now == target, f"order {order['order_number']}: expected status {target}, found {now}")
+
+    def order_status(self, order_id: int) -> str:
+        """An order's status as the order service has it."""
+        body: dict[str, Any] = self.step(
+            "GET", f"{self.config.orders}/api/orders/{order_id}", name="admin: verify order", auth=self.basic
+        ).json()
+        return str(body.get("status"))
+
+    def restock(self) -> None:
+        """Bring albums running low on a random catalog page back up, with the stock delta API."""
+        for album in random_page(self, self.config.store, name="admin: albums api"):
+            if int(album["stock"]) > LOW_STOCK:
+                continue
+            delta = RESTOCK_TO - int(album["stock"])
+            answer = self.step(
+                "POST",
+                f"{self.config.store}/api/album/{album['id']}/stock",
+                name="admin: restock",
+                auth=self.basic,
+                json={"delta": delta},
+                expect=(200, 404),
+            ).json()
+            if "stock" in answer:
+                verify.expect(
+                    int(answer["stock"]) >= delta,
+                    f"album {album['id']}: expected {delta} or more in stock after restocking, found {answer['stock']}",
+                )

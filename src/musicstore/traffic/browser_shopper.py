@@ -1,0 +1,182 @@
+"""The browser shopper: the system's headless Chromium through the real pages, from the shop to the confirmation."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from locust.exception import StopUser
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from musicstore.traffic import verify
+from musicstore.traffic.browser import Browser, BrowserCapReached
+from musicstore.traffic.catalog import pick_in_stock
+from musicstore.traffic.journey import SOLD_OUT, JourneyUser, Outcome
+from musicstore.traffic.run import CURRENT
+
+log = logging.getLogger(__name__)
+WAIT = 20  # seconds a page may take to show what the journey waits for
+STOCK_WORDS = ("stock", "sold", "no longer")
+
+
+def money_text(text: str) -> str:
+    """'$43.50' as '43.50'."""
+    return text.strip().lstrip("$").replace(",", "")
+
+
+class BrowserShopper(JourneyUser):
+    """Buys through the real pages in headless Chromium; the order is verified in the order service."""
+
+    kind = "browser shopper"
+    weight = 1
+    catalog_total = 24
+    browser: Browser | None = None
+
+    def on_start(self) -> None:
+        """Take part, and start this user's browser (waiting for a free slot when the cap is reached)."""
+        super().on_start()
+        self.browser = self.start_browser()
+
+    def on_stop(self) -> None:
+        """Quit this user's browser."""
+        self.drop_browser()
+
+    def start_browser(self) -> Browser:
+        """A new browser for this user; a user over the cap waits for a slot, or stops when the cap is 0."""
+        config, pool = self.config, CURRENT.browsers
+        targets = [config.store_public, config.cart_public, config.orders_public]
+        try:
+            return pool.start(chromium=config.chromium, chromedriver=config.chromedriver, targets=targets, wait=0)
+        except BrowserCapReached:
+            if pool.cap == 0:
+                log.warning("browser shoppers are off (max browsers 0): this user stops")
+                raise StopUser() from None
+            log.warning("all %d browsers of this process are in use: this browser shopper waits for one", pool.cap)
+        return pool.start(chromium=config.chromium, chromedriver=config.chromedriver, targets=targets, wait=None)
+
+    def drop_browser(self) -> None:
+        """Quit the browser (after a failure, when recycled, when the user stops)."""
+        if self.browser is not None:
+            browser, self.browser = self.browser, None
+            CURRENT.browsers.stop(browser)
+
+    def journey_failed(self) -> None:
+        """A failed journey may have left the browser in any state: start afresh next time."""
+        self.drop_browser()
+
+    def one_journey(self) -> Outcome:
+        """Search and add albums on the shop page, change the cart, check out, pay, read the confirmation."""
+        if self.browser is None:
+            self.browser = self.start_browser()
+        driver = self.browser.driver
+        albums = pick_in_stock(self, self.config.store, 2)
+        added = [album for album in albums if self.add_from_shop(driver, album)]
+        if not added:
+            return SOLD_OUT
+        self.change_cart(driver, added)
+        shown = self.cart_shown(driver, added)
+        outcome = self.check_out_and_pay(driver, shown)
+        self.browser.journeys += 1
+        if self.browser.journeys >= self.config.browser_journeys:
+            self.drop_browser()  # recycled: the next journey starts a fresh browser
+        return outcome
+
+    def add_from_shop(self, driver: WebDriver, album: dict[str, Any]) -> bool:
+        """Find the album on the shop page by searching, press Add to cart; False when it is sold out."""
+        store, cart = self.config.store_public, self.config.cart_public
+        card_css = f'article[data-album-id="{album["id"]}"]'
+        with self.timed("browser: search"):
+            driver.get(f"{store}/?q={quote(str(album['title']))}")
+            cards = driver.find_elements(By.CSS_SELECTOR, card_css)
+        if not cards:
+            return False  # gone from the catalog since it was listed
+        button = cards[0].find_element(By.CSS_SELECTOR, "button.add-to-cart")
+        if not button.is_enabled():
+            return False
+        with self.timed("browser: add to cart"):
+            button.click()
+            WebDriverWait(driver, WAIT).until(ec.url_to_be(f"{cart}/cart"))
+        return bool(driver.find_elements(By.CSS_SELECTOR, f'tr.cart-line[data-album-id="{album["id"]}"]'))
+
+    def change_cart(self, driver: WebDriver, added: list[dict[str, Any]]) -> None:
+        """Take two copies of the first album (when there are two), remove the last line (when there are two)."""
+        wait = WebDriverWait(driver, WAIT)
+        if int(added[0].get("stock", 0)) >= 2:
+            with self.timed("browser: change quantity"):
+                before = driver.find_element(By.ID, "cart-total").text
+                row = driver.find_element(By.CSS_SELECTOR, f'tr.cart-line[data-album-id="{added[0]["id"]}"]')
+                quantity = row.find_element(By.NAME, "quantity")
+                quantity.clear()
+                quantity.send_keys("2")
+                quantity.send_keys("\t")  # leaving the field sends the change
+                wait.until(
+                    lambda d: (
+                        d.find_element(By.ID, "cart-total").text != before
+                        or d.find_element(By.ID, "cart-status").is_displayed()
+                    )
+                )
+        if len(added) > 1:
+            css = f'tr.cart-line[data-album-id="{added[-1]["id"]}"]'
+            with self.timed("browser: remove line"):
+                driver.find_element(By.CSS_SELECTOR, f"{css} .remove-form button").click()
+                wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, css))
+
+    def cart_shown(self, driver: WebDriver, added: list[dict[str, Any]]) -> dict[str, Any]:
+        """The cart as the page shows it: its lines (album, quantity, price) and total."""
+        prices = {int(a["id"]): a["price"] for a in added}
+        items = []
+        for row in driver.find_elements(By.CSS_SELECTOR, "tr.cart-line"):
+            album_id = int(row.get_attribute("data-album-id") or 0)
+            quantity = int(row.find_element(By.NAME, "quantity").get_attribute("value") or 0)
+            items.append({"album_id": album_id, "quantity": quantity, "unit_price": prices.get(album_id)})
+        total = money_text(driver.find_element(By.ID, "cart-total").text)
+        return {"items": items, "total": total}
+
+    def check_out_and_pay(self, driver: WebDriver, shown: dict[str, Any]) -> Outcome:
+        """Open the checkout, pay with a good card, and verify the order the confirmation names."""
+        email = f"traffic-{uuid.uuid4().hex[:12]}@example.com"
+        wait = WebDriverWait(driver, WAIT)
+        with self.timed("browser: checkout page"):
+            driver.find_element(By.ID, "checkout-link").click()
+            form = wait.until(ec.presence_of_element_located((By.ID, "payment-form")))
+        checkout_total = money_text(driver.find_element(By.ID, "checkout-total").text)
+        verify.expect(
+            Decimal(checkout_total) == Decimal(shown["total"]),
+            f"expected the checkout to show the cart's total {shown['total']}, found {checkout_total}",
+        )
+        for name, value in (
+            ("name", "Browser Shopper"),
+            ("email", email),
+            ("card_number", "4242424242424242"),
+            ("expiry", "1239"),
+            ("cvv", "123"),
+        ):
+            form.find_element(By.NAME, name).send_keys(value)
+        with self.timed("browser: pay"):
+            driver.find_element(By.ID, "pay-button").click()
+            wait.until(
+                lambda d: d.find_elements(By.ID, "order-number") or d.find_elements(By.CSS_SELECTOR, ".flash-error")
+            )
+        orders = self.orders_for(email)
+        numbers = driver.find_elements(By.ID, "order-number")
+        if not numbers:
+            message = " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, ".flash-error"))
+            verify.check_no_order(orders, email=email)
+            verify.expect(
+                any(word in message.lower() for word in STOCK_WORDS),
+                f"expected an order confirmation, found the message {message!r}",
+            )
+            return SOLD_OUT
+        order = verify.check_one_order(orders, email=email)
+        verify.check_order_matches_cart(order, shown, email=email)
+        verify.expect(
+            numbers[0].text == order["order_number"],
+            f"the confirmation shows order {numbers[0].text}, the order service has {order['order_number']}",
+        )
+        return Outcome("verified", orders=1)

@@ -1,0 +1,187 @@
+"""The base of every simulated user: one journey per task, named and verified, counted in the ledger."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gevent
+import requests
+from gevent import GreenletExit
+from locust import HttpUser, task
+from locust.exception import StopUser
+from locust.runners import LocalRunner
+
+from musicstore.traffic.identity import HEADERS
+from musicstore.traffic.options import RunConfig
+from musicstore.traffic.run import CURRENT
+from musicstore.traffic.verify import JourneyFailed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a journey ended when it did not fail: verified (or sold out, also verified), orders it made."""
+
+    kind: str = "verified"
+    orders: int = 0
+
+
+VERIFIED = Outcome()
+SOLD_OUT = Outcome("sold_out")
+
+
+class Expected(JourneyFailed):
+    """A step answered with a status the journey did not expect."""
+
+
+class JourneyUser(HttpUser):
+    """A simulated user whose every task is one journey of its kind."""
+
+    abstract = True
+    kind: ClassVar[str] = "journey"
+    host = "http://localhost"  # every request names its full URL; this only satisfies Locust
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config: RunConfig = CURRENT.configured()
+
+    def wait_time(self) -> float:
+        """Think time between journeys (a setting: intensity)."""
+        return random.uniform(self.config.think_min, self.config.think_max)
+
+    def on_start(self) -> None:
+        """Name ourselves on every request and take part in the run."""
+        self.client.headers.update(HEADERS)
+        CURRENT.ledger.register(self.kind)
+
+    @task
+    def journey(self) -> None:
+        """Run one journey, if the run's budget allows another."""
+        run_journey(self, self.kind, self.one_journey)
+
+    def one_journey(self) -> Outcome:
+        """The journey itself (each user type has its own)."""
+        raise NotImplementedError
+
+    def journey_failed(self) -> None:
+        """Called after a failed journey (a browser user drops its browser)."""
+
+    # Steps -----------------------------------------------------------------------------------------------
+
+    def step(
+        self, method: str, url: str, *, name: str, expect: tuple[int, ...] = (200,), **kwargs: Any
+    ) -> requests.Response:
+        """One request of a journey, named in the statistics; an unexpected status fails the journey."""
+        kwargs.setdefault("timeout", self.config.request_timeout)
+        with self.client.request(method, url, name=name, catch_response=True, **kwargs) as response:
+            if response.status_code in expect:
+                response.success()
+                return response
+            problem = f"{name}: expected {' or '.join(map(str, expect))}, got {response.status_code}"
+            detail = error_of(response)
+            response.failure(problem + (f" ({detail})" if detail else ""))
+        raise Expected(problem + (f" ({detail})" if detail else ""))
+
+    @contextmanager
+    def timed(self, name: str, kind: str = "BROWSER") -> Iterator[None]:
+        """A step that is not one HTTP request (a browser's), timed and named in the statistics."""
+        started, failure = time.perf_counter(), None
+        try:
+            yield
+        except Exception as exc:
+            failure = exc
+            raise
+        finally:
+            self.environment.events.request.fire(
+                request_type=kind,
+                name=name,
+                response_time=(time.perf_counter() - started) * 1000,
+                response_length=0,
+                exception=failure,
+                context={},
+            )
+
+    def service_headers(self) -> dict[str, str]:
+        """The service token, for the internal reads that verify a journey."""
+        return {"Authorization": f"Bearer {self.config.service_token}"}
+
+    def orders_for(self, email: str) -> list[dict[str, Any]]:
+        """The order service's orders for an e-mail (read with the service token)."""
+        response = self.step(
+            "GET",
+            f"{self.config.orders}/api/orders",
+            name="orders: verify",
+            params={"customer_email": email, "per_page": 100},
+            headers=self.service_headers(),
+        )
+        items: list[dict[str, Any]] = response.json().get("items", [])
+        return items
+
+
+def error_of(response: requests.Response) -> str:
+    """The `error` of a JSON answer, or the start of its text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or "")[:120].strip()
+    return str(body.get("error", ""))[:200] if isinstance(body, dict) else ""
+
+
+def run_journey(user: JourneyUser, kind: str, body: Callable[[], Outcome]) -> None:
+    """Run a journey: count it, time it as `journey: <kind>`, and record how it ended."""
+    ledger = user.environment.runner and CURRENT.ledger
+    if ledger is None:
+        return
+    if not ledger.may_start(kind):
+        if ledger.budget is not None and ledger.started >= ledger.budget:
+            _stop_when_spent(user)
+            raise StopUser()
+        return
+    ledger.start(kind)
+    started = time.perf_counter()
+    outcome, failure = None, None
+    try:
+        outcome = body()
+    except (GreenletExit, StopUser):
+        ledger.finish(kind, "interrupted")
+        raise
+    except JourneyFailed as exc:
+        failure = exc
+    except (requests.RequestException, OSError) as exc:
+        failure = JourneyFailed(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a browser or driver error: the journey failed, the user goes on
+        log.exception("journey %s failed unexpectedly", kind)
+        failure = JourneyFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    millis = (time.perf_counter() - started) * 1000
+    user.environment.events.request.fire(
+        request_type="JOURNEY",
+        name=f"journey: {kind}",
+        response_time=millis,
+        response_length=0,
+        exception=failure,
+        context={},
+    )
+    if failure is not None:
+        ledger.finish(kind, "failed", reason=str(failure))
+        log.warning("journey %s failed: %s", kind, failure)
+        user.journey_failed()
+    else:
+        assert outcome is not None
+        ledger.finish(kind, outcome.kind, orders=outcome.orders)
+    _stop_when_spent(user)
+
+
+def _stop_when_spent(user: JourneyUser) -> None:
+    """With a journey budget, end the run once it is spent and the last journey has finished."""
+    runner = user.environment.runner
+    # Only a run on one process ends itself; with workers, the master ends the run when the sum is reached.
+    if isinstance(runner, LocalRunner) and CURRENT.ledger.spent and not CURRENT.ending:
+        CURRENT.ending = True
+        gevent.spawn(runner.quit)

@@ -1,0 +1,107 @@
+"""The Music Store's user types and run hooks, as Locust loads them (`locust -f` this file).
+
+User types: BrowserShopper, HttpShopper, WindowShopper, DeclinedCardShopper, Admin; their weights come from
+`--weights` / TRAFFIC_WEIGHTS and can be changed in the web UI's class picker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from musicstore.traffic import summary
+from musicstore.traffic.admin import Admin
+from musicstore.traffic.browser_shopper import BrowserShopper
+from musicstore.traffic.ledger import Ledger
+from musicstore.traffic.options import RunConfig, add_arguments, weights_from
+from musicstore.traffic.run import CURRENT
+from musicstore.traffic.shoppers import DeclinedCardShopper, HttpShopper, WindowShopper
+from musicstore.traffic.webui import harden
+
+__all__ = ["Admin", "BrowserShopper", "DeclinedCardShopper", "HttpShopper", "WindowShopper"]
+
+log = logging.getLogger("musicstore.traffic")
+USER_TYPES = {
+    "browser": BrowserShopper,
+    "http": HttpShopper,
+    "window": WindowShopper,
+    "declined": DeclinedCardShopper,
+    "admin": Admin,
+}
+REPORT_KEY = "musicstore_journeys"
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    add_arguments(parser, CURRENT.settings, locust=True)
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_: Any) -> None:
+    """Apply the user mix; harden the web UI; wire the journey counts between workers and master."""
+    for name, weight in weights_from(environment.parsed_options, CURRENT.settings).items():
+        USER_TYPES[name].weight = weight
+    if environment.web_ui is not None and environment.web_ui.app is not None:
+        settings = CURRENT.settings
+        harden(
+            environment.web_ui.app,
+            user=settings.ADMIN_USER,
+            password=settings.ADMIN_PASSWORD,
+            need_login=settings.ui_needs_login,
+        )
+    if isinstance(environment.runner, WorkerRunner):
+        environment.events.report_to_master.add_listener(_report_to_master)
+    if isinstance(environment.runner, MasterRunner):
+        environment.events.worker_report.add_listener(lambda client_id, data: _worker_report(environment, data))
+
+
+@events.test_start.add_listener
+def _test_start(environment: Environment, **_: Any) -> None:
+    """A new run: the options as the master sent them, a fresh ledger, the browser cap."""
+    options = environment.parsed_options
+    CURRENT.config = RunConfig.from_options(options, CURRENT.settings)
+    budget = int(getattr(options, "journeys", 0) or 0)
+    CURRENT.ledger = Ledger(budget or None)
+    CURRENT.ending = False
+    CURRENT.browsers.resize(CURRENT.config.max_browsers)
+    CURRENT.summary_path = str(getattr(options, "summary", "") or "")
+
+
+@events.test_stop.add_listener
+def _test_stop(environment: Environment, **_: Any) -> None:
+    CURRENT.browsers.stop_all()
+
+
+@events.quitting.add_listener
+def _quitting(environment: Environment, **_: Any) -> None:
+    """Leave no browser behind; on the master (or alone) write the summary and set the exit status."""
+    CURRENT.browsers.stop_all()
+    if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
+        return
+    code = 1 if CURRENT.ledger.failed() else 0
+    environment.process_exit_code = code
+    body = summary.summary(CURRENT.ledger, environment.runner.stats, exit_code=code)
+    if CURRENT.summary_path:
+        summary.write(CURRENT.summary_path, body)
+    if body["journeys"]:
+        print("\n" + summary.table(body), flush=True)
+
+
+def _report_to_master(client_id: str, data: dict[str, Any]) -> None:
+    data[REPORT_KEY] = CURRENT.ledger.take_unsent()
+
+
+def _worker_report(environment: Environment, data: dict[str, Any]) -> None:
+    """Add a worker's journeys; with a journey budget, end the run once the workers finished that many."""
+    CURRENT.ledger.merge(data.get(REPORT_KEY) or {})
+    budget, runner = CURRENT.ledger.budget, environment.runner
+    finished = CURRENT.ledger.finished
+    if budget and runner is not None and finished >= budget and not CURRENT.ending:
+        CURRENT.ending = True
+        log.info("%d journeys done: ending the run", finished)
+        gevent.spawn(runner.quit)

@@ -1,0 +1,103 @@
+"""The run options of the traffic generator: Locust's own, plus ours, with defaults from the environment.
+
+Ours are Locust custom arguments, so the master sends them to its workers with every spawn: the targets,
+the think time, the browser limits and the journey budget reach the workers. Secrets never travel this
+way: each process reads SERVICE_TOKEN and ADMIN_PASSWORD from its own environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from musicstore.traffic.settings import TrafficSettings, parse_weights
+
+# (flag, settings field, type, help, shown in the web UI)
+OPTIONS: list[tuple[str, str, type, str, bool]] = [
+    ("--store-url", "STORE_SERVICE_URL", str, "the store's URL", False),
+    ("--cart-url", "CART_SERVICE_URL", str, "the cart's URL", False),
+    ("--orders-url", "ORDER_SERVICE_URL", str, "the order service's URL", False),
+    ("--store-public-url", "STORE_PUBLIC_URL", str, "the store's URL for the browser", False),
+    ("--cart-public-url", "CART_PUBLIC_URL", str, "the cart's URL for the browser", False),
+    ("--orders-public-url", "ORDER_PUBLIC_URL", str, "the order service's URL for the browser", False),
+    ("--think-min", "TRAFFIC_THINK_MIN", float, "shortest think time between journeys (s)", True),
+    ("--think-max", "TRAFFIC_THINK_MAX", float, "longest think time between journeys (s)", True),
+    ("--max-browsers", "TRAFFIC_MAX_BROWSERS", int, "live browsers at most per process", True),
+    ("--browser-journeys", "TRAFFIC_BROWSER_JOURNEYS", int, "journeys before a browser is recycled", True),
+    ("--request-timeout", "TRAFFIC_REQUEST_TIMEOUT", float, "timeout of each request (s)", False),
+    ("--weights", "TRAFFIC_WEIGHTS", str, "user mix, e.g. browser=1,http=3,window=2,declined=1,admin=1", False),
+]
+
+
+def add_arguments(parser: Any, settings: TrafficSettings, *, locust: bool) -> None:
+    """Add our options to a parser (Locust's, which can show them in its UI, or a plain argparse one)."""
+    group = parser.add_argument_group("Music Store") if not locust else parser
+    for flag, field, kind, text, in_ui in OPTIONS:
+        extra = {"include_in_web_ui": in_ui} if locust else {}
+        group.add_argument(flag, type=kind, default=getattr(settings, field), help=text, **extra)
+    extra = {"include_in_web_ui": False} if locust else {}
+    group.add_argument("--journeys", type=int, default=0, help="stop after this many journeys (0: no limit)", **extra)
+    group.add_argument("--summary", default="", help="write a JSON summary of the run to this file", **extra)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What every simulated user of a run reads."""
+
+    store: str
+    cart: str
+    orders: str
+    store_public: str
+    cart_public: str
+    orders_public: str
+    service_token: str
+    admin_user: str
+    admin_password: str
+    think_min: float
+    think_max: float
+    max_browsers: int
+    browser_journeys: int
+    request_timeout: float
+    chromium: str
+    chromedriver: str
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace | None, settings: TrafficSettings) -> RunConfig:
+        """The run's options (as the master sent them) with this process's secrets."""
+
+        def pick(name: str, field: str) -> Any:
+            value = getattr(options, name, None) if options is not None else None
+            return getattr(settings, field) if value in (None, "") else value
+
+        store, cart, orders = (
+            pick(n, f)
+            for n, f in (
+                ("store_url", "STORE_SERVICE_URL"),
+                ("cart_url", "CART_SERVICE_URL"),
+                ("orders_url", "ORDER_SERVICE_URL"),
+            )
+        )
+        return cls(
+            store=str(store).rstrip("/"),
+            cart=str(cart).rstrip("/"),
+            orders=str(orders).rstrip("/"),
+            store_public=str(pick("store_public_url", "STORE_PUBLIC_URL") or store).rstrip("/"),
+            cart_public=str(pick("cart_public_url", "CART_PUBLIC_URL") or cart).rstrip("/"),
+            orders_public=str(pick("orders_public_url", "ORDER_PUBLIC_URL") or orders).rstrip("/"),
+            service_token=settings.SERVICE_TOKEN,
+            admin_user=settings.ADMIN_USER,
+            admin_password=settings.ADMIN_PASSWORD,
+            think_min=float(pick("think_min", "TRAFFIC_THINK_MIN")),
+            think_max=max(float(pick("think_min", "TRAFFIC_THINK_MIN")), float(pick("think_max", "TRAFFIC_THINK_MAX"))),
+            max_browsers=int(pick("max_browsers", "TRAFFIC_MAX_BROWSERS")),
+            browser_journeys=max(1, int(pick("browser_journeys", "TRAFFIC_BROWSER_JOURNEYS"))),
+            request_timeout=float(pick("request_timeout", "TRAFFIC_REQUEST_TIMEOUT")),
+            chromium=settings.CHROMIUM_PATH,
+            chromedriver=settings.CHROMEDRIVER_PATH,
+        )
+
+
+def weights_from(options: argparse.Namespace | None, settings: TrafficSettings) -> dict[str, int]:
+    """The user mix the options name (TRAFFIC_WEIGHTS when they name none)."""
+    return parse_weights(str(getattr(options, "weights", "") or settings.TRAFFIC_WEIGHTS))

@@ -1,0 +1,122 @@
+"""The traffic generator's settings, read from the environment in one place."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from musicstore.common.settings import START_UP_ADVICE, ConfigurationError
+
+# The user types and their default weights: any run of four or more users has a browser and an HTTP shopper.
+DEFAULT_WEIGHTS = {"browser": 1, "http": 3, "window": 2, "declined": 1, "admin": 1}
+WEIGHT_ITEM = re.compile(r"^\s*([a-z]+)\s*=\s*(\d{1,4})\s*$")
+
+
+def parse_weights(text: str) -> dict[str, int]:
+    """`browser=1,http=3,...` as a dict; names not given keep their default weight."""
+    weights = dict(DEFAULT_WEIGHTS)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = WEIGHT_ITEM.match(item)
+        if not match or match.group(1) not in DEFAULT_WEIGHTS:
+            raise ValueError(f"not a weight: {item!r} (use NAME=N with NAME one of {', '.join(DEFAULT_WEIGHTS)})")
+        weights[match.group(1)] = int(match.group(2))
+    if not any(weights.values()):
+        raise ValueError("at least one user type needs a weight above 0")
+    return weights
+
+
+class TrafficSettings(BaseSettings):
+    """Targets, credentials, think time, browser limits and the user mix of the traffic generator."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    MODE: Literal["local", "production"] = "production"
+    TRAFFIC_PORT: int = Field(default=5004, ge=1, le=65535)
+    TRAFFIC_BIND: str = ""
+    STORE_SERVICE_URL: str = ""
+    ORDER_SERVICE_URL: str = ""
+    CART_SERVICE_URL: str = ""
+    STORE_PUBLIC_URL: str = ""
+    ORDER_PUBLIC_URL: str = ""
+    CART_PUBLIC_URL: str = ""
+    SERVICE_TOKEN: str = ""
+    ADMIN_USER: str = "admin"
+    ADMIN_PASSWORD: str = ""
+    TRAFFIC_WEIGHTS: str = ""
+    TRAFFIC_THINK_MIN: float = Field(default=1.0, ge=0, le=600)
+    TRAFFIC_THINK_MAX: float = Field(default=3.0, ge=0, le=600)
+    TRAFFIC_MAX_BROWSERS: int = Field(default=4, ge=0, le=64)
+    TRAFFIC_BROWSER_JOURNEYS: int = Field(default=20, ge=1, le=10_000)
+    TRAFFIC_STOP_TIMEOUT: float = Field(default=60, ge=0, le=3600)
+    TRAFFIC_REQUEST_TIMEOUT: float = Field(default=30, gt=0, le=300)
+    CHROMIUM_PATH: str = "/usr/bin/chromium"
+    CHROMEDRIVER_PATH: str = "/usr/bin/chromedriver"
+    DATA_DIR: Path = Path("var")
+
+    @field_validator("TRAFFIC_WEIGHTS")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        """Refuse at start-up a user mix that cannot be read."""
+        parse_weights(value)
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> TrafficSettings:
+        """Local targets default to this machine's services; public URLs to the service URLs."""
+        if self.MODE == "local":
+            for prefix, port in (("STORE", 5000), ("ORDER", 5001), ("CART", 5002)):
+                if not getattr(self, f"{prefix}_SERVICE_URL"):
+                    setattr(self, f"{prefix}_SERVICE_URL", f"http://localhost:{port}")
+        for prefix in ("STORE", "ORDER", "CART"):
+            service = getattr(self, f"{prefix}_SERVICE_URL").rstrip("/")
+            setattr(self, f"{prefix}_SERVICE_URL", service)
+            setattr(self, f"{prefix}_PUBLIC_URL", (getattr(self, f"{prefix}_PUBLIC_URL") or service).rstrip("/"))
+        if self.TRAFFIC_THINK_MAX < self.TRAFFIC_THINK_MIN:
+            raise ValueError("TRAFFIC_THINK_MAX must not be below TRAFFIC_THINK_MIN")
+        return self
+
+    @property
+    def weights(self) -> dict[str, int]:
+        """The weight of each user type."""
+        return parse_weights(self.TRAFFIC_WEIGHTS)
+
+    @property
+    def bind_host(self) -> str:
+        """Where the web UI listens: loopback in local mode, every address elsewhere (TRAFFIC_BIND wins)."""
+        return self.TRAFFIC_BIND or ("127.0.0.1" if self.MODE == "local" else "0.0.0.0")  # noqa: S104
+
+    @property
+    def ui_needs_login(self) -> bool:
+        """The UI and its APIs take the admin's credentials everywhere but local mode."""
+        return self.MODE != "local"
+
+    def require(self, weights: dict[str, int] | None = None) -> None:
+        """Stop start-up with a clear message when a target or a credential the run needs is missing."""
+        weights = weights if weights is not None else self.weights
+        missing = [f"{p}_SERVICE_URL" for p in ("STORE", "ORDER", "CART") if not getattr(self, f"{p}_SERVICE_URL")]
+        if not self.SERVICE_TOKEN:
+            missing.append("SERVICE_TOKEN (to verify orders)")
+        if weights.get("admin", 0) > 0 and not self.ADMIN_PASSWORD:
+            missing.append("ADMIN_PASSWORD (the admin user type's weight is above 0)")
+        if missing:
+            raise ConfigurationError(f"missing required setting(s) {', '.join(missing)}: {START_UP_ADVICE}")
+
+    def browser_available(self) -> bool:
+        """True when the system's Chromium and chromedriver are installed."""
+        return bool(shutil.which(self.CHROMIUM_PATH) and shutil.which(self.CHROMEDRIVER_PATH))
+
+    def targets(self) -> dict[str, str]:
+        """The base URLs this generator may send anything to, by service (server-side and browser-facing)."""
+        return {
+            "store": self.STORE_SERVICE_URL,
+            "orders": self.ORDER_SERVICE_URL,
+            "cart": self.CART_SERVICE_URL,
+            "store_public": self.STORE_PUBLIC_URL,
+            "orders_public": self.ORDER_PUBLIC_URL,
+            "cart_public": self.CART_PUBLIC_URL,
+        }

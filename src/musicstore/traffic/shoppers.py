@@ -1,0 +1,171 @@
+"""Shoppers over HTTP, without a browser: the buying shopper, the declined card, the window shopper."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from typing import Any
+
+import gevent
+
+from musicstore.traffic import verify
+from musicstore.traffic.catalog import pick_in_stock, random_page, search_word
+from musicstore.traffic.journey import SOLD_OUT, VERIFIED, JourneyUser, Outcome
+
+GOOD_CARDS = ("4242 4242 4242 4242", "5555 5555 5555 4444", "3782 822463 10005")
+DECLINED_CARD = "4000 0000 0000 0002"
+PENDING_TRIES = 10
+
+
+def card(number: str) -> dict[str, str]:
+    """Card fields with an expiry a few years ahead."""
+    return {"card_number": number, "expiry": "12/39", "cvv": "123"}
+
+
+class CartShopper(JourneyUser):
+    """What the HTTP shoppers share: a fresh cart per journey, JSON calls to the cart, verification reads."""
+
+    abstract = True
+    catalog_total = 24
+
+    def new_cart(self) -> None:
+        """Start a journey with an empty cart of our own (X-Cart-Id) and a new shopper's e-mail."""
+        self.cart_headers = {"X-Cart-Id": secrets.token_urlsafe(18)}
+        self.email = f"traffic-{uuid.uuid4().hex[:12]}@example.com"
+
+    def cart_call(self, path: str, body: dict[str, Any], *, name: str, expect: tuple[int, ...]) -> Any:
+        """A JSON post to the cart."""
+        return self.step(
+            "POST", f"{self.config.cart}{path}", name=name, expect=expect, json=body, headers=self.cart_headers
+        )
+
+    def view_cart(self, name: str = "cart: view") -> dict[str, Any]:
+        """The cart as the cart service shows it."""
+        cart: dict[str, Any] = self.step(
+            "GET", f"{self.config.cart}/api/cart", name=name, headers=self.cart_headers
+        ).json()
+        return cart
+
+    def add(self, album: dict[str, Any], quantity: int = 1) -> bool:
+        """Add an album; False when the store no longer has the copies (409: sold out)."""
+        response = self.cart_call(
+            "/add_to_cart", {"album_id": album["id"], "quantity": quantity}, name="cart: add", expect=(200, 201, 409)
+        )
+        return response.status_code != 409
+
+    def pay(self, number: str, shown: dict[str, Any], *, expect: tuple[int, ...]) -> Any:
+        """Pay for the cart that was shown; a pending answer (202) is asked again, honouring Retry-After."""
+        body = {
+            "name": "Traffic Shopper",
+            "email": self.email,
+            **card(number),
+            "idempotency_key": str(uuid.uuid4()),
+            "expected_total": shown["total"],
+        }
+        for _ in range(PENDING_TRIES):
+            response = self.cart_call("/process_payment", body, name="cart: pay", expect=(*expect, 202))
+            if response.status_code != 202:
+                return response
+            # A deliberate pause the service asked for (Retry-After, bounded), not a guess at a condition.
+            gevent.sleep(min(max(float(response.headers.get("Retry-After", "1")), 0.1), 5.0))
+        raise verify.JourneyFailed(f"cart: pay: still pending after {PENDING_TRIES} tries")
+
+    def sold_out(self, shown: dict[str, Any]) -> Outcome:
+        """A sold-out answer is verified: no order was made and the cart was kept."""
+        verify.check_no_order(self.orders_for(self.email), email=self.email)
+        verify.check_cart_kept(shown, self.view_cart("cart: view after refusal"))
+        return SOLD_OUT
+
+
+class HttpShopper(CartShopper):
+    """Browses, searches, fills a cart, changes it, checks out and pays; the order is verified."""
+
+    kind = "http shopper"
+    weight = 3
+
+    def one_journey(self) -> Outcome:
+        """Browse, search, add, change a quantity, remove a line, check out, pay, verify the order."""
+        self.new_cart()
+        store, cart = self.config.store, self.config.cart
+        self.step("GET", f"{store}/", name="store: shop page")
+        albums = pick_in_stock(self, store, random.randint(2, 3))
+        if not albums:
+            return SOLD_OUT
+        self.step("GET", f"{store}/", name="store: search", params={"q": search_word(albums[0])})
+        added = [album for album in albums if self.add(album)]
+        if not added:
+            return SOLD_OUT
+        if int(added[0].get("stock", 0)) >= 2:
+            self.cart_call(
+                "/update_quantity",
+                {"album_id": added[0]["id"], "quantity": 2},
+                name="cart: change quantity",
+                expect=(200, 409),
+            )
+        if len(added) > 1:
+            self.cart_call("/remove_item", {"album_id": added[-1]["id"]}, name="cart: remove line", expect=(200,))
+        shown = self.view_cart()
+        verify.expect(bool(shown.get("items")), "expected a cart with lines before checking out, found it empty")
+        self.step("GET", f"{cart}/checkout", name="cart: checkout page", headers=self.cart_headers)
+        response = self.pay(random.choice(GOOD_CARDS), shown, expect=(201, 409))
+        if response.status_code == 409:
+            return self.sold_out(shown)
+        order = verify.check_one_order(self.orders_for(self.email), email=self.email)
+        verify.check_order_matches_cart(order, shown, email=self.email)
+        verify.check_answer_matches_order(response.json(), order)
+        verify.check_lines_left_cart(shown, self.view_cart("cart: view after order"))
+        return Outcome("verified", orders=1)
+
+
+class DeclinedCardShopper(CartShopper):
+    """Pays with the test card that is always declined: no order, the cart kept."""
+
+    kind = "declined card"
+    weight = 1
+
+    def one_journey(self) -> Outcome:
+        """Add an album, pay with the declined test card, verify that no order was made and the cart kept."""
+        self.new_cart()
+        albums = pick_in_stock(self, self.config.store, 1)
+        if not albums or not self.add(albums[0]):
+            return SOLD_OUT
+        shown = self.view_cart()
+        self.step("GET", f"{self.config.cart}/checkout", name="cart: checkout page", headers=self.cart_headers)
+        response = self.pay(DECLINED_CARD, shown, expect=(402, 409))
+        if response.status_code == 409:
+            return self.sold_out(shown)
+        verify.check_no_order(self.orders_for(self.email), email=self.email)
+        verify.check_cart_kept(shown, self.view_cart("cart: view after decline"))
+        return VERIFIED
+
+
+class WindowShopper(JourneyUser):
+    """Browses, pages, filters and searches; the album searched for is found."""
+
+    kind = "window shopper"
+    weight = 2
+    catalog_total = 24
+
+    def one_journey(self) -> Outcome:
+        """Shop page, another page, a genre, an album, the statistics, and a search that finds its album."""
+        store = self.config.store
+        self.step("GET", f"{store}/", name="store: shop page")
+        albums = random_page(self, store)
+        if not albums:
+            verify.expect(self.catalog_total == 0, "expected albums on a catalog page, found none")
+            return VERIFIED
+        album = random.choice(albums)
+        self.step("GET", f"{store}/", name="store: shop page n", params={"page": 2})
+        self.step("GET", f"{store}/", name="store: genre", params={"genre": album.get("genre", "")})
+        self.step("GET", f"{store}/api/album/{album['id']}", name="store: album api", expect=(200, 404))
+        self.step("GET", f"{store}/stats", name="store: stats page")
+        found = self.step(
+            "GET", f"{store}/api/albums", name="store: search api", params={"q": album["title"], "per_page": 100}
+        ).json()
+        ids = [item["id"] for item in found.get("items", [])]
+        verify.expect(
+            album["id"] in ids or found.get("total", 0) > len(ids),
+            f"searching for {album['title']!r}: expected album {album['id']} among the results, found {ids[:10]}",
+        )
+        return VERIFIED

@@ -1,0 +1,60 @@
+"""The end of a run: a JSON summary (journeys by type, requests, orders made) and a short table."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from locust.stats import RequestStats
+
+from musicstore.traffic.ledger import Ledger
+
+NOT_HTTP = frozenset({"JOURNEY", "BROWSER"})
+COLUMNS = ("started", "verified", "sold_out", "failed", "interrupted", "orders")
+
+
+def summary(ledger: Ledger, stats: RequestStats, *, exit_code: int) -> dict[str, Any]:
+    """What the run came to, as JSON."""
+    http = [entry for (_, method), entry in stats.entries.items() if method not in NOT_HTTP]
+    journeys = ledger.as_json()
+    return {
+        "finished_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "exit_code": exit_code,
+        "journeys": journeys,
+        "journeys_total": {
+            name: sum(int(kind[name]) for kind in journeys.values())
+            for name in ("started", "verified", "sold_out", "verified_fault", "failed", "interrupted")
+        },
+        "orders_made": sum(int(kind["orders"]) for kind in journeys.values()),
+        "requests": {
+            "total": sum(e.num_requests for e in http),
+            "failed": sum(e.num_failures for e in http),
+            "median_ms": stats.total.get_response_time_percentile(0.5) if stats.total.num_requests else 0,
+            "p95_ms": stats.total.get_response_time_percentile(0.95) if stats.total.num_requests else 0,
+        },
+    }
+
+
+def table(body: dict[str, Any]) -> str:
+    """The journeys of a summary as a short table, with the reasons of failures under it."""
+    width = max([len("journey"), *(len(kind) for kind in body["journeys"])])
+    lines = [f"{'journey':<{width}}  " + "  ".join(f"{c.replace('_', ' '):>11}" for c in COLUMNS)]
+    for kind, counts in body["journeys"].items():
+        lines.append(f"{kind:<{width}}  " + "  ".join(f"{counts[c]:>11}" for c in COLUMNS))
+    totals = {**body["journeys_total"], "orders": body["orders_made"]}
+    lines.append(f"{'all':<{width}}  " + "  ".join(f"{totals[c]:>11}" for c in COLUMNS))
+    requests = body["requests"]
+    lines.append(f"requests: {requests['total']} ({requests['failed']} failed)")
+    for kind, counts in body["journeys"].items():
+        for failure in counts["failures"][:5]:
+            lines.append(f"failed {kind} x{failure['count']}: {failure['reason']}")
+    return "\n".join(lines)
+
+
+def write(path: str, body: dict[str, Any]) -> None:
+    """Write the summary as JSON."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(body, indent=2) + "\n")
