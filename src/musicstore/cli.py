@@ -1,4 +1,4 @@
-"""`musicstore up | serve SERVICE | db upgrade SERVICE | db seed`: run the Music Store."""
+"""`musicstore up | serve SERVICE | traffic [OPTIONS] | db upgrade SERVICE`: run the Music Store."""
 
 from __future__ import annotations
 
@@ -61,8 +61,23 @@ def gunicorn_command(service: str, bind: str) -> list[str]:
     ]
 
 
+def traffic_command(argv: list[str]) -> list[str]:
+    """The command line of the traffic generator (its own process: Locust patches the standard library)."""
+    return [sys.executable, "-m", "musicstore.traffic", *argv]
+
+
+def cmd_traffic(argv: list[str]) -> int:
+    """Run the traffic generator with Locust's options and ours (`musicstore traffic --help`)."""
+    command = traffic_command(argv)
+    os.execve(command[0], command, local_config.traffic_env())
+    return 0  # pragma: no cover - execve does not return
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run one service in the foreground (what a container runs)."""
+    if args.service == "traffic":
+        host, _, port = (args.bind or "").rpartition(":")
+        return cmd_traffic(["--web-host", host, "--web-port", port] if args.bind else [])
     if args.service not in available_services():
         raise SystemExit(f"unknown service {args.service!r}; choose from {', '.join(available_services())}")
     try:
@@ -78,11 +93,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _check_ports(services: list[str]) -> None:
-    busy = [f"{s} ({local_config.service_port(s)})" for s in services if not port_is_free(local_config.service_port(s))]
+    ports = {**{s: local_config.service_port(s) for s in services}, "traffic": local_config.traffic_port()}
+    busy = [f"{name} ({port})" for name, port in ports.items() if not port_is_free(port)]
     if busy:
         raise SystemExit(
             f"port(s) already in use: {', '.join(busy)}. Stop what uses them, "
-            "or choose others with STORE_PORT, ORDER_PORT and CART_PORT."
+            "or choose others with STORE_PORT, ORDER_PORT, CART_PORT and TRAFFIC_PORT."
         )
 
 
@@ -118,6 +134,8 @@ def cmd_up(_args: argparse.Namespace) -> int:
         for service in services:
             bind = f"127.0.0.1:{local_config.service_port(service)}"
             sup.start(service, gunicorn_command(service, bind), local_config.child_env(stack))
+        traffic_env = {**stack, **local_config.traffic_settings()}
+        sup.start("traffic", traffic_command([]), local_config.child_env(traffic_env))
         if _wait_until_serving(sup, services):
             _banner(sup, services, found)
         sup.wait_for_stop_signal()
@@ -150,6 +168,7 @@ def _wait_until_serving(sup: Supervisor, services: list[str], timeout: float = 6
     try:
         for service in services:
             _check(f"http://127.0.0.1:{local_config.service_port(service)}/healthz")
+        _check(f"http://127.0.0.1:{local_config.traffic_port()}/")
     except requests.RequestException as exc:
         sup.say("up", f"a service did not start within {timeout:.0f}s: {exc}")
         sup.stopping.set()
@@ -167,6 +186,9 @@ def _banner(sup: Supervisor, services: list[str], found: local_config.LocalSecre
     titles = {"store": "Store", "orders": "Orders dashboard", "cart": "Cart"}
     for service in services:
         sup.say("up", f"{titles[service]:<17} http://localhost:{local_config.service_port(service)}")
+    sup.say(
+        "up", f"{'Traffic generator':<17} http://localhost:{local_config.traffic_port()} (idle until you start a run)"
+    )
     if found.admin_password_generated:
         sup.say(
             "up",
@@ -189,10 +211,13 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="musicstore", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="run the whole system locally (embedded PostgreSQL unless DB_HOST/DATABASE_URL)")
-    serve = sub.add_parser("serve", help="run one service under gunicorn")
-    serve.add_argument("service", choices=list(local_config.SERVICES))
+    serve = sub.add_parser("serve", help="run one service under gunicorn (traffic: the generator's web UI)")
+    serve.add_argument("service", choices=[*local_config.SERVICES, "traffic"])
     serve.add_argument("--bind", help="address:port (default 0.0.0.0:PORT)")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start-up")
+    sub.add_parser(
+        "traffic", add_help=False, help="the traffic generator (Locust); `musicstore traffic --help` lists its options"
+    )
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply migrations (the store also seeds its demo catalog once)")
@@ -202,6 +227,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `musicstore` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["traffic"]:
+        return cmd_traffic(argv[1:])
     args = parser().parse_args(argv)
     handlers = {"up": cmd_up, "serve": cmd_serve, "db": cmd_db}
     return handlers[args.command](args)

@@ -29,6 +29,9 @@ class LocalSettings(BaseSettings):
     STORE_PORT: int = Field(default=5000, ge=1, le=65535)
     ORDER_PORT: int = Field(default=5001, ge=1, le=65535)
     CART_PORT: int = Field(default=5002, ge=1, le=65535)
+    TRAFFIC_PORT: int = Field(default=5004, ge=1, le=65535)
+    # Under `up`, a run stopped by Ctrl-C gives journeys under way this long (the supervisor waits 20 s).
+    TRAFFIC_STOP_TIMEOUT: float = Field(default=10, ge=0, le=15)
     PORT: int | None = Field(default=None, ge=1, le=65535)
     ADMIN_PASSWORD: str = ""
     SECRET_KEY: str = ""
@@ -96,6 +99,36 @@ def service_port(service: str) -> int:
     """A service's port (STORE_PORT, ORDER_PORT, CART_PORT override the defaults)."""
     port: int = getattr(settings(), PORT_VARS[service])
     return port
+
+
+def traffic_port() -> int:
+    """The traffic generator's port (TRAFFIC_PORT)."""
+    return settings().TRAFFIC_PORT
+
+
+def traffic_settings() -> dict[str, str]:
+    """What `up` tells its traffic generator beside the stack's environment."""
+    chosen = settings()
+    return {"TRAFFIC_PORT": str(chosen.TRAFFIC_PORT), "TRAFFIC_STOP_TIMEOUT": f"{chosen.TRAFFIC_STOP_TIMEOUT:g}"}
+
+
+def traffic_env() -> dict[str, str]:
+    """The environment of `musicstore traffic`: this one, and beside a local stack its mode, targets and secrets.
+
+    Next to a data directory that `musicstore up` made (DATA_DIR/secrets.json) and with no MODE chosen, the
+    generator runs in local mode against this machine's services with the stack's token and admin password.
+    """
+    env = dict(os.environ)
+    path = settings().DATA_DIR / "secrets.json"
+    if "MODE" in env or not path.exists():
+        return env
+    stored: dict[str, str] = json.loads(path.read_text())
+    env["MODE"] = "local"
+    env.setdefault("SERVICE_TOKEN", stored.get("SERVICE_TOKEN", ""))
+    env.setdefault("ADMIN_PASSWORD", stored.get("ADMIN_PASSWORD", ""))
+    for service, prefix in URL_PREFIXES.items():
+        env.setdefault(f"{prefix}_SERVICE_URL", f"http://localhost:{service_port(service)}")
+    return env
 
 
 def serve_port(service: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -46,7 +48,12 @@ class Supervisor:
     def start(self, name: str, args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         """Start a child with its output on the terminal."""
         process = subprocess.Popen(
-            list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            list(args),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         assert process.stdout is not None
         self.pipe(name, process.stdout)
@@ -84,6 +91,7 @@ class Supervisor:
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.say("up", f"{name} did not stop in {timeout:.0f}s; killing it")
-                process.kill()
+                self.say("up", f"{name} did not stop in {timeout:.0f}s; killing it and what it started")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)  # its own session: the browsers it started too
                 process.wait(timeout)

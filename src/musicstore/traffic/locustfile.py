@@ -12,7 +12,7 @@ from typing import Any
 import gevent
 from locust import events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 
 from musicstore.traffic import summary
 from musicstore.traffic.admin import Admin
@@ -46,6 +46,7 @@ def _init(environment: Environment, **_: Any) -> None:
     """Apply the user mix; harden the web UI; wire the journey counts between workers and master."""
     for name, weight in weights_from(environment.parsed_options, CURRENT.settings).items():
         USER_TYPES[name].weight = weight
+    environment.host = RunConfig.from_options(environment.parsed_options, CURRENT.settings).store_public
     if environment.web_ui is not None and environment.web_ui.app is not None:
         settings = CURRENT.settings
         harden(
@@ -79,7 +80,9 @@ def _test_stop(environment: Environment, **_: Any) -> None:
 
 @events.quitting.add_listener
 def _quitting(environment: Environment, **_: Any) -> None:
-    """Leave no browser behind; on the master (or alone) write the summary and set the exit status."""
+    """Let journeys under way finish (the stop timeout), leave no browser behind, then report the run."""
+    if environment.runner is not None and environment.runner.state != STATE_STOPPED:
+        environment.runner.stop()  # users finish their journey or are interrupted, and quit their browsers
     CURRENT.browsers.stop_all()
     if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
         return
