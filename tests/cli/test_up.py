@@ -20,7 +20,7 @@ from musicstore.local_config import PORT_VARS
 pytestmark = pytest.mark.slow
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+def wait_until_answers(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     @retry(
         retry=retry_if_exception_type(requests.RequestException),
         stop=stop_after_delay(timeout),
@@ -30,14 +30,22 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout:
     def _check() -> None:
         if process.poll() is not None:
             raise AssertionError(f"musicstore up exited early:\n{log.read_text()[-4000:]}")
-        requests.get(f"{url}/readyz", timeout=2).raise_for_status()
+        requests.get(url, timeout=2).raise_for_status()
 
     _check()
 
 
-def test_up_starts_the_seeded_store_on_embedded_postgres_and_ctrl_c_stops_everything(shared_tmp: Path) -> None:
+def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_and_ctrl_c_stops_everything(
+    shared_tmp: Path,
+) -> None:
     tmp_path = shared_tmp
-    ports = {"STORE_PORT": free_port(), "ORDER_PORT": free_port(), "CART_PORT": free_port(), "DB_PORT": free_port()}
+    ports = {
+        "STORE_PORT": free_port(),
+        "ORDER_PORT": free_port(),
+        "CART_PORT": free_port(),
+        "DB_PORT": free_port(),
+        "TRAFFIC_PORT": free_port(),
+    }
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DB_HOST", "ADMIN_PASSWORD"}}
     env.update({k: str(v) for k, v in ports.items()})
     env["DATA_DIR"] = str(tmp_path / "var")
@@ -49,13 +57,18 @@ def test_up_starts_the_seeded_store_on_embedded_postgres_and_ctrl_c_stops_everyt
     try:
         store = f"http://127.0.0.1:{ports['STORE_PORT']}"
         for service in available_services():
-            wait_healthy(f"http://127.0.0.1:{ports[PORT_VARS[service]]}", process, log)
+            wait_until_answers(f"http://127.0.0.1:{ports[PORT_VARS[service]]}/readyz", process, log, timeout=90)
+        traffic = f"http://127.0.0.1:{ports['TRAFFIC_PORT']}"
+        wait_until_answers(traffic, process, log)
+        idle = requests.get(f"{traffic}/stats/requests", timeout=5).json()  # local mode: open on loopback
+        assert idle["state"] == "ready" and idle["user_count"] == 0
         albums = requests.get(f"{store}/api/albums", timeout=5).json()
         assert albums["total"] >= 40
         children = psutil.Process(process.pid).children(recursive=True)
         assert any("postgres" in c.name() for c in children)
         output = log.read_text()
         assert "admin log-in: user 'admin', password '" in output
+        assert f"Traffic generator http://localhost:{ports['TRAFFIC_PORT']}" in output
         assert (tmp_path / "var" / "secrets.json").exists()
         assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
         assert "orders" in available_services()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import random
 import re
 import uuid
@@ -16,6 +17,7 @@ from musicstore.traffic import verify
 from musicstore.traffic.catalog import random_page
 from musicstore.traffic.journey import VERIFIED, JourneyUser, Outcome
 
+log = logging.getLogger(__name__)
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 NEXT_STATUS = {"pending": "confirmed", "confirmed": "shipped", "shipped": "delivered"}
 LOW_STOCK, RESTOCK_TO = 3, 12
@@ -50,11 +52,21 @@ class Admin(JourneyUser):
     catalog_total = 24
 
     def on_start(self) -> None:
-        """Log in to the store's and the order service's pages, once."""
+        """Log in to the store's and the order service's pages, once (a journey retries what failed here)."""
         super().on_start()
         self.basic = (self.config.admin_user, self.config.admin_password)
+        self.logged_in: set[str] = set()
         for service in (self.config.store, self.config.orders):
-            self.log_in(service)
+            try:
+                self.log_in(service)
+            except verify.JourneyFailed as exc:
+                log.warning("admin log-in at %s failed (%s); the next journey tries again", service, exc)
+
+    def ensure_logged_in(self) -> None:
+        """Log in where the first attempt failed."""
+        for service in (self.config.store, self.config.orders):
+            if service not in self.logged_in:
+                self.log_in(service)
 
     def log_in(self, base: str) -> None:
         """The form login, honouring the rate limit's Retry-After (a bounded number of tries)."""
@@ -71,12 +83,15 @@ class Admin(JourneyUser):
                 gevent.sleep(min(float(answer.headers.get("Retry-After", "5")), 60.0))
                 continue
             if answer.status_code == 401:
-                raise StopUser()  # wrong credentials: logged by the step's failure; this admin gives up
+                log.error("the admin's credentials were refused at %s/login: this admin user stops", base)
+                raise StopUser()
+            self.logged_in.add(base)
             return
-        raise StopUser()
+        raise verify.JourneyFailed(f"admin: log in at {base}: still rate-limited after {LOGIN_TRIES} tries")
 
     def one_journey(self) -> Outcome:
         """Add an album and find it in the catalog; move an order one status on; restock low albums."""
+        self.ensure_logged_in()
         self.add_album()
         self.move_an_order()
         self.restock()
@@ -86,7 +101,8 @@ class Admin(JourneyUser):
         """Add an album through the admin page's form, with a generated cover; verify it is in the catalog."""
         store = self.config.store
         page = self.step("GET", f"{store}/admin", name="admin: catalog page")
-        if "/login" in page.url:
+        if "/login" in page.url:  # the session ended: log in again
+            self.logged_in.discard(store)
             self.log_in(store)
             page = self.step("GET", f"{store}/admin", name="admin: catalog page")
         album = {

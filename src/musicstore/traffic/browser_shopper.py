@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from locust.exception import StopUser
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -41,7 +42,10 @@ class BrowserShopper(JourneyUser):
     def on_start(self) -> None:
         """Take part, and start this user's browser (waiting for a free slot when the cap is reached)."""
         super().on_start()
-        self.browser = self.start_browser()
+        try:
+            self.browser = self.start_browser()
+        except WebDriverException as exc:
+            log.warning("a browser did not start (%s); the next journey tries again", str(exc).splitlines()[0])
 
     def on_stop(self) -> None:
         """Quit this user's browser."""

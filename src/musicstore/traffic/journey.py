@@ -84,10 +84,14 @@ class JourneyUser(HttpUser):
             if response.status_code in expect:
                 response.success()
                 return response
-            problem = f"{name}: expected {' or '.join(map(str, expect))}, got {response.status_code}"
-            detail = error_of(response)
-            response.failure(problem + (f" ({detail})" if detail else ""))
-        raise Expected(problem + (f" ({detail})" if detail else ""))
+            if response.status_code == 0:  # no answer at all: Locust keeps the connection error
+                problem = f"{name}: no answer from {url} ({type(response.error).__name__})"
+            else:
+                detail = error_of(response)
+                problem = f"{name}: expected {' or '.join(map(str, expect))}, got {response.status_code}"
+                problem += f" ({detail})" if detail else ""
+            response.failure(problem)
+        raise Expected(problem)
 
     @contextmanager
     def timed(self, name: str, kind: str = "BROWSER") -> Iterator[None]:

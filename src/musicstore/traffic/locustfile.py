@@ -71,6 +71,12 @@ def _test_start(environment: Environment, **_: Any) -> None:
     CURRENT.ending = False
     CURRENT.browsers.resize(CURRENT.config.max_browsers)
     CURRENT.summary_path = str(getattr(options, "summary", "") or "")
+    config = CURRENT.config
+    log.info(
+        "run against store %s, cart %s, orders %s; think time %g-%g s; at most %d browsers%s",
+        config.store, config.cart, config.orders, config.think_min, config.think_max, config.max_browsers,
+        f"; {budget} journeys" if budget else "",
+    )  # fmt: skip
 
 
 @events.test_stop.add_listener
@@ -84,13 +90,19 @@ def _quitting(environment: Environment, **_: Any) -> None:
     if environment.runner is not None and environment.runner.state != STATE_STOPPED:
         environment.runner.stop()  # users finish their journey or are interrupted, and quit their browsers
     CURRENT.browsers.stop_all()
-    if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
+    if isinstance(environment.runner, WorkerRunner):
+        log.info("this worker ran %d journeys (%d failed)", CURRENT.ledger.started, CURRENT.ledger.failed())
+        return
+    if environment.runner is None:
         return
     code = 1 if CURRENT.ledger.failed() else 0
     environment.process_exit_code = code
     body = summary.summary(CURRENT.ledger, environment.runner.stats, exit_code=code)
     if CURRENT.summary_path:
         summary.write(CURRENT.summary_path, body)
+    csv_prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if csv_prefix:
+        summary.write_final_csv(environment, csv_prefix)
     if body["journeys"]:
         print("\n" + summary.table(body), flush=True)
 

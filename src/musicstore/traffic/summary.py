@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from locust.stats import RequestStats
+from locust.env import Environment
+from locust.stats import PERCENTILES_TO_REPORT, RequestStats, StatsCSV
 
 from musicstore.traffic.ledger import Ledger
 
@@ -58,3 +60,12 @@ def write(path: str, body: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(body, indent=2) + "\n")
+
+
+def write_final_csv(environment: Environment, prefix: str) -> None:
+    """Write Locust's CSV files once more at the end: its own writer runs every second and misses the last one."""
+    writer = StatsCSV(environment, PERCENTILES_TO_REPORT)
+    for suffix, write in (("_stats.csv", writer.requests_csv), ("_failures.csv", writer.failures_csv),
+                          ("_exceptions.csv", writer.exceptions_csv)):  # fmt: skip
+        with open(prefix + suffix, "w", newline="") as out:
+            write(csv.writer(out))

@@ -40,6 +40,8 @@ def harden(app: Flask, *, user: str, password: str, need_login: bool) -> None:
     """Turn off debug mode and CORS; ask for the admin's credentials when `need_login`; refuse foreign writes."""
     app.debug = False
     app.wsgi_app = _without_cors(app.wsgi_app)  # type: ignore[method-assign]
+    if "locust.stop" in app.view_functions:  # DESIGN.md's `GET /stop` (Locust itself now takes POST)
+        app.add_url_rule("/stop", endpoint="locust.stop", methods=["GET"])
 
     @app.before_request
     def _guard() -> Response | None:

@@ -1,0 +1,140 @@
+"""The shop the generator runs against in tests: store, orders and cart running, a seeded catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+
+import musicstore.cart
+import musicstore.orders
+import musicstore.store
+from musicstore.cart.settings import CartSettings
+from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
+from musicstore.orders.settings import OrderSettings
+from musicstore.store.settings import StoreSettings
+from tests.conftest import new_database
+from tests.support.live import LiveService, live_service
+
+ADMIN_PASSWORD = "traffic-admin-password"
+SERVICE_TOKEN = "traffic-service-token"
+PROFILE_MARK = "musicstore-traffic-chromium-"
+RUN_LIMIT = 240  # seconds any generator process in a test may take before the test gives up on it
+
+
+@dataclass
+class Shop:
+    """Store (seeded demo catalog), orders and cart running, and the environment the generator needs."""
+
+    services: dict[str, LiveService]
+    root: Path
+
+    def url(self, name: str) -> str:
+        """A service's base URL."""
+        return self.services[name].url
+
+    def order_count(self) -> int:
+        """How many orders the order service has."""
+        response = requests.get(
+            f"{self.url('orders')}/api/orders", headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}, timeout=10
+        )
+        response.raise_for_status()
+        total: int = response.json()["total"]
+        return total
+
+    def traffic_env(self, **extra: str) -> dict[str, str]:
+        """The environment of a generator process aimed at this shop (production mode: everything named)."""
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TRAFFIC_", "LOCUST_"))},
+            "MODE": "production",
+            "STORE_SERVICE_URL": self.url("store"),
+            "CART_SERVICE_URL": self.url("cart"),
+            "ORDER_SERVICE_URL": self.url("orders"),
+            "SERVICE_TOKEN": SERVICE_TOKEN,
+            "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            **extra,
+        }
+
+    def traffic(self, *args: str, log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start `musicstore traffic ARGS` (its output in a log file under the shop's folder)."""
+        with (self.root / log_name).open("wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "musicstore.cli", "traffic", *args],
+                env=env or self.traffic_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def log(self, name: str) -> str:
+        """The text of a log file."""
+        return (self.root / name).read_text(errors="replace")
+
+
+def browsers_left() -> list[str]:
+    """Chromium or chromedriver processes a traffic generator started (by their profile folder) still running."""
+    left = []
+    for process in psutil.process_iter(["name", "cmdline", "status"]):
+        try:
+            command = " ".join(process.info["cmdline"] or [])
+            if process.info["status"] != psutil.STATUS_ZOMBIE and (
+                PROFILE_MARK in command or "chromedriver" in (process.info["name"] or "")
+            ):
+                left.append(f"{process.pid} {command[:120]}")
+        except psutil.Error:
+            continue
+    return left
+
+
+def summary_of(path: Path) -> dict[str, Any]:
+    """A run's JSON summary."""
+    body: dict[str, Any] = json.loads(path.read_text())
+    return body
+
+
+def _env(data_dir: Path, urls: dict[str, str]) -> dict[str, str]:
+    return {
+        "MODE": "production",
+        "SECRET_KEY": "traffic-secret",
+        "ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "SERVICE_TOKEN": SERVICE_TOKEN,
+        "DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "WARNING",
+        "STORE_SERVICE_URL": urls["store"],
+        "ORDER_SERVICE_URL": urls["orders"],
+        "CART_SERVICE_URL": urls["cart"],
+    }
+
+
+@pytest.fixture(scope="module")
+def shop(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    """The three services running for one test module, on a seeded demo catalog of their own."""
+    root = tmp_path_factory.mktemp("traffic")
+    data_dir = root / "var"
+    data_dir.mkdir()
+    ports = {name: free_port() for name in ("store", "orders", "cart")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = _env(data_dir, urls)
+    store_url = new_database(pg_server, f"traffic_{ports['store']}")
+    musicstore.store.prepare(StoreSettings(DATABASE_URL=store_url, DATA_DIR=data_dir))
+    musicstore.orders.prepare(OrderSettings(DATA_DIR=data_dir))
+    musicstore.cart.prepare(CartSettings(DATA_DIR=data_dir))
+    envs = {"store": {**env, "DATABASE_URL": store_url}, "orders": env, "cart": env}
+    with ExitStack() as running:
+        services = {
+            name: running.enter_context(
+                live_service(f"musicstore.{name}.wsgi:app", ports[name], envs[name], root / f"{name}.log")
+            )
+            for name in ("store", "orders", "cart")
+        }
+        yield Shop(services=services, root=root)

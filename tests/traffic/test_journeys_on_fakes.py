@@ -1,0 +1,176 @@
+"""Journeys against a fake shop (store, cart and order service in one small app on loopback).
+
+The fake tells the truth unless a test makes it lie: these tests show that a journey believes only what
+it verifies from outside the page that claimed it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask, jsonify, request
+from locust.env import Environment
+from werkzeug.serving import make_server
+
+from musicstore.traffic.journey import run_journey
+from musicstore.traffic.ledger import Ledger
+from musicstore.traffic.options import RunConfig
+from musicstore.traffic.run import CURRENT
+from musicstore.traffic.shoppers import DeclinedCardShopper, HttpShopper
+
+ALBUMS = [{"id": 1, "title": "Blue Train", "genre": "Jazz", "price": "12.99", "stock": 5},
+          {"id": 2, "title": "Kind of Blue", "genre": "Jazz", "price": "9.99", "stock": 5}]  # fmt: skip
+
+
+class FakeShop:
+    """One cart, one order book; `tamper_total` makes the order service report another total."""
+
+    def __init__(self) -> None:
+        self.lines: dict[int, int] = {}
+        self.orders: list[dict[str, Any]] = []
+        self.tamper_total = ""
+        self.app = self._app()
+
+    def cart(self) -> dict[str, Any]:
+        prices = {a["id"]: Decimal(a["price"]) for a in ALBUMS}
+        items = [{"album_id": i, "quantity": q, "unit_price": str(prices[i])} for i, q in self.lines.items()]
+        return {"items": items, "total": str(sum((prices[i] * q for i, q in self.lines.items()), Decimal("0.00")))}
+
+    def _app(self) -> Flask:
+        app = Flask("fake-shop")
+
+        @app.get("/")
+        def page() -> str:
+            return "<html>shop</html>"
+
+        @app.get("/checkout")
+        def checkout() -> str:
+            return "<html>checkout</html>"
+
+        @app.get("/api/albums")
+        def albums() -> Any:
+            return jsonify(items=ALBUMS, total=len(ALBUMS), page=1, per_page=24)
+
+        @app.post("/add_to_cart")
+        @app.post("/update_quantity")
+        def change() -> Any:
+            body = request.get_json()
+            self.lines[body["album_id"]] = body.get("quantity", 1)
+            return jsonify(self.cart())
+
+        @app.post("/remove_item")
+        def remove() -> Any:
+            self.lines.pop(request.get_json()["album_id"], None)
+            return jsonify(self.cart())
+
+        @app.get("/api/cart")
+        def cart() -> Any:
+            return jsonify(self.cart())
+
+        @app.post("/process_payment")
+        def pay() -> Any:
+            body, cart = request.get_json(), self.cart()
+            if body["card_number"].startswith("4000"):
+                return jsonify(error="declined"), 402
+            order = {"id": len(self.orders) + 1, "order_number": f"MS-{len(self.orders) + 1:06d}",
+                     "customer_email": body["email"], "items": cart["items"], "total": cart["total"]}  # fmt: skip
+            self.orders.append(order)
+            self.lines.clear()
+            return jsonify(order_id=order["id"], order_number=order["order_number"], total=cart["total"]), 201
+
+        @app.get("/api/orders")
+        def orders() -> Any:
+            assert request.headers["Authorization"] == "Bearer token"
+            found = [o for o in self.orders if o["customer_email"] == request.args["customer_email"]]
+            if self.tamper_total:
+                found = [{**o, "total": self.tamper_total} for o in found]
+            return jsonify(items=found, total=len(found), page=1, per_page=100)
+
+        return app
+
+
+@pytest.fixture()
+def shop() -> Iterator[tuple[FakeShop, str]]:
+    """The fake shop served on a free loopback port."""
+    fake = FakeShop()
+    server = make_server("127.0.0.1", 0, fake.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def configure(url: str) -> None:
+    """A run against the fake shop, with a fresh ledger."""
+    CURRENT.config = RunConfig(store=url, cart=url, orders=url, store_public=url, cart_public=url,
+                               orders_public=url, service_token="token", admin_user="admin", admin_password="p",
+                               think_min=0, think_max=0, max_browsers=0, browser_journeys=1, request_timeout=5,
+                               chromium="", chromedriver="")  # fmt: skip
+    CURRENT.ledger = Ledger()
+
+
+def one_journey(user_class: type[HttpShopper] | type[DeclinedCardShopper]) -> Environment:
+    environment = Environment(user_classes=[user_class])
+    environment.create_local_runner()
+    user = user_class(environment)
+    user.on_start()
+    run_journey(user, user.kind, user.one_journey)
+    return environment
+
+
+def test_a_purchase_whose_order_has_the_carts_total_is_verified(shop: tuple[FakeShop, str]) -> None:
+    fake, url = shop
+    configure(url)
+    environment = one_journey(HttpShopper)
+    assert CURRENT.ledger.as_json()["http shopper"]["verified"] == 1
+    assert CURRENT.ledger.as_json()["http shopper"]["orders"] == len(fake.orders) == 1
+    assert environment.stats.get("journey: http shopper", "JOURNEY").num_failures == 0
+
+
+def test_a_purchase_whose_order_has_another_total_fails_saying_what_was_expected_and_found(
+    shop: tuple[FakeShop, str],
+) -> None:
+    fake, url = shop
+    fake.tamper_total = "99.99"
+    configure(url)
+    environment = one_journey(HttpShopper)
+    counts = CURRENT.ledger.as_json()["http shopper"]
+    assert (counts["verified"], counts["failed"], counts["orders"]) == (0, 1, 0)
+    reason = counts["failures"][0]["reason"]
+    assert reason.startswith("order MS-000001: expected total ") and reason.endswith(
+        "(as the cart showed), found 99.99"
+    )
+    errors = [str(e.error) for e in environment.stats.errors.values() if e.name == "journey: http shopper"]
+    assert errors and "found 99.99" in errors[0]
+
+
+def test_a_declined_card_that_made_no_order_and_kept_the_cart_is_verified(shop: tuple[FakeShop, str]) -> None:
+    fake, url = shop
+    configure(url)
+    one_journey(DeclinedCardShopper)
+    assert CURRENT.ledger.as_json()["declined card"]["verified"] == 1
+    assert fake.orders == [] and fake.lines
+
+
+def test_a_decline_after_which_the_cart_lost_its_lines_fails(shop: tuple[FakeShop, str]) -> None:
+    fake, url = shop
+    configure(url)
+    original = fake.app.view_functions["pay"]
+
+    def pay_and_lose_the_cart() -> Any:
+        answer = original()
+        fake.lines.clear()
+        return answer
+
+    fake.app.view_functions["pay"] = pay_and_lose_the_cart
+    one_journey(DeclinedCardShopper)
+    counts = CURRENT.ledger.as_json()["declined card"]
+    assert counts["failed"] == 1
+    assert counts["failures"][0]["reason"].startswith("expected the cart kept (1 x album")

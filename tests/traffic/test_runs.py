@@ -1,0 +1,176 @@
+"""The traffic generator against the three services really running: headless, distributed, and its web UI.
+
+Every run is bounded (a number of journeys, a run time, and a limit on the process) and is checked from
+outside: the order service's own count of orders, the run's summary and CSV files, the processes left.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import requests
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from musicstore.common.embedded_pg import free_port
+from tests.traffic.shop import ADMIN_PASSWORD, RUN_LIMIT, Shop, browsers_left, summary_of
+
+pytestmark = pytest.mark.slow
+USER_TYPES = {"admin", "browser shopper", "declined card", "http shopper", "window shopper"}
+QUICK = ["--think-min", "0.1", "--think-max", "0.4", "--run-time", "180s", "--stop-timeout", "30"]
+
+
+def finish(process: subprocess.Popen[bytes]) -> int:
+    """Wait (bounded) for a generator process to end by itself."""
+    try:
+        return process.wait(RUN_LIMIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def test_a_headless_run_of_every_user_type_verifies_as_many_purchases_as_the_order_service_gained(shop: Shop) -> None:
+    before = shop.order_count()
+    summary, csv = shop.root / "run.json", shop.root / "run"
+    run = shop.traffic(
+        "--headless", "-u", "6", "-r", "6", "--journeys", "18", *QUICK,
+        "--csv", str(csv), "--summary", str(summary), log_name="run.log",
+    )  # fmt: skip
+    assert finish(run) == 0, shop.log("run.log")[-4000:]
+    body = summary_of(summary)
+    gained = shop.order_count() - before
+    assert set(body["journeys"]) == USER_TYPES
+    assert all(counts["started"] >= 1 for counts in body["journeys"].values()), body["journeys"]
+    totals = body["journeys_total"]
+    assert totals["failed"] == 0 and totals["started"] >= 18
+    assert body["orders_made"] <= gained <= body["orders_made"] + totals["interrupted"]
+    purchases = body["journeys"]["browser shopper"]["orders"] + body["journeys"]["http shopper"]["orders"]
+    assert purchases == body["orders_made"] >= 1
+    stats = (shop.root / "run_stats.csv").read_text()
+    assert "journey: browser shopper" in stats and "browser: pay" in stats and "cart: pay" in stats
+    output = shop.log("run.log")
+    assert "journey" in output and "verified" in output and "orders" in output  # the short table
+    assert browsers_left() == []
+
+
+def test_the_same_run_against_a_stopped_order_service_exits_non_zero_and_names_the_failed_journeys(shop: Shop) -> None:
+    orders = shop.services["orders"]
+    orders.stop()
+    try:
+        summary = shop.root / "down.json"
+        run = shop.traffic("--headless", "-u", "5", "-r", "5", "--journeys", "10", *QUICK,
+                           "--summary", str(summary), log_name="down.log")  # fmt: skip
+        assert finish(run) == 1, shop.log("down.log")[-4000:]
+    finally:
+        orders.start()
+    body = summary_of(summary)
+    assert body["exit_code"] == 1 and body["journeys_total"]["failed"] >= 1
+    reasons = [f["reason"] for counts in body["journeys"].values() for f in counts["failures"]]
+    assert any(
+        re.match(r"cart: pay: expected 201 or .*, got 503 \(.*order service is not available", r) for r in reasons
+    )
+    assert any(
+        re.match(rf"orders: verify: no answer from {shop.url('orders')}/api/orders \(ConnectionError\)", r)
+        for r in reasons
+    )
+    assert body["journeys"]["http shopper"]["failed"] >= 1
+    assert body["orders_made"] == 0
+    output = shop.log("down.log")
+    assert "failed http shopper" in output
+    assert browsers_left() == []
+
+
+def test_a_master_and_two_workers_share_one_bounded_run(shop: Shop) -> None:
+    before = shop.order_count()
+    port, summary = free_port(), shop.root / "distributed.json"
+    master = shop.traffic(
+        "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        "--expect-workers", "2", "-u", "4", "-r", "4", "--journeys", "12", "--weights", "browser=0,admin=0",
+        *QUICK, "--summary", str(summary), log_name="master.log",
+    )  # fmt: skip
+    # The workers know nothing of the targets or the think time: the master sends them.
+    worker_env = {k: v for k, v in shop.traffic_env().items() if not k.endswith("_SERVICE_URL")}
+    workers = [
+        shop.traffic(
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            log_name=f"worker{n}.log",
+            env=worker_env,
+        )
+        for n in (1, 2)
+    ]
+    try:
+        assert finish(master) == 0, shop.log("master.log")[-4000:]
+        assert [finish(worker) for worker in workers] == [0, 0]
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.kill()
+    body = summary_of(summary)
+    assert body["journeys_total"]["started"] >= 12 and body["journeys_total"]["failed"] == 0
+    assert body["orders_made"] == shop.order_count() - before >= 1
+    for n in (1, 2):
+        log = shop.log(f"worker{n}.log")
+        assert f"run against store {shop.url('store')}" in log and "think time 0.1-0.4 s" in log
+        ran = int(log.split("this worker ran ")[1].split(" journeys")[0])
+        assert ran >= 1, log[-2000:]
+
+
+@retry(retry=retry_if_exception_type(AssertionError), stop=stop_after_delay(120), wait=wait_fixed(0.5), reraise=True)
+def wait_for(check: object) -> None:
+    """Wait (bounded) until a check passes."""
+    assert callable(check)
+    check()
+
+
+def test_the_web_ui_answers_on_its_port_and_a_swarm_started_through_its_api_makes_orders(shop: Shop) -> None:
+    port = free_port()
+    ui = f"http://127.0.0.1:{port}"
+    admin = ("admin", ADMIN_PASSWORD)
+    process = shop.traffic("--web-host", "127.0.0.1", "--web-port", str(port), "--think-min", "0.1",
+                           "--think-max", "0.4", log_name="ui.log")  # fmt: skip
+    try:
+
+        def answers() -> None:
+            assert process.poll() is None, shop.log("ui.log")[-3000:]
+            try:
+                assert requests.get(ui, auth=admin, timeout=2).status_code == 200
+            except requests.ConnectionError as exc:
+                raise AssertionError(str(exc)) from None
+
+        wait_for(answers)
+        assert requests.get(ui, timeout=5).status_code == 401  # off loopback mode: the admin's credentials
+        swarm = {"user_count": "4", "spawn_rate": "4"}
+        foreign = requests.post(
+            f"{ui}/swarm", data=swarm, auth=admin, headers={"Origin": "http://evil.example"}, timeout=5
+        )
+        assert foreign.status_code == 403
+        assert (
+            "Access-Control-Allow-Origin"
+            not in requests.get(ui, auth=admin, headers={"Origin": "http://evil.example"}, timeout=5).headers
+        )
+        before = shop.order_count()
+        started = requests.post(f"{ui}/swarm", data=swarm, auth=admin, timeout=10)
+        assert started.status_code == 200 and started.json()["success"], started.text
+
+        def bought_in_a_browser() -> None:
+            stats = requests.get(f"{ui}/stats/requests", auth=admin, timeout=5).json()
+            journeys = {s["name"]: s for s in stats["stats"] if s["method"] == "JOURNEY"}
+            browser = journeys.get("journey: browser shopper", {})
+            assert browser.get("num_requests", 0) - browser.get("num_failures", 0) >= 1, journeys
+            assert shop.order_count() > before
+
+        wait_for(bought_in_a_browser)
+        assert requests.get(f"{ui}/stop", auth=admin, timeout=60).json()["success"]  # GET, as DESIGN.md names it
+        state = requests.get(f"{ui}/stats/requests", auth=admin, timeout=5).json()["state"]
+        assert state == "stopped"
+        assert browsers_left() == []
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert browsers_left() == []
