@@ -33,6 +33,7 @@ class FakeShop:
         self.lines: dict[int, int] = {}
         self.orders: list[dict[str, Any]] = []
         self.tamper_total = ""
+        self.headers: list[dict[str, str]] = []
         self.app = self._app()
 
     def cart(self) -> dict[str, Any]:
@@ -42,6 +43,10 @@ class FakeShop:
 
     def _app(self) -> Flask:
         app = Flask("fake-shop")
+
+        @app.before_request
+        def record() -> None:
+            self.headers.append(dict(request.headers))
 
         @app.get("/")
         def page() -> str:
@@ -104,6 +109,7 @@ def shop() -> Iterator[tuple[FakeShop, str]]:
         yield fake, f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(5)
 
 
@@ -132,6 +138,17 @@ def test_a_purchase_whose_order_has_the_carts_total_is_verified(shop: tuple[Fake
     assert CURRENT.ledger.as_json()["http shopper"]["verified"] == 1
     assert CURRENT.ledger.as_json()["http shopper"]["orders"] == len(fake.orders) == 1
     assert environment.stats.get("journey: http shopper", "JOURNEY").num_failures == 0
+
+
+def test_every_request_of_an_http_shopper_carries_the_synthetic_baggage_and_names_the_generator(
+    shop: tuple[FakeShop, str],
+) -> None:
+    fake, url = shop
+    configure(url)
+    one_journey(HttpShopper)
+    assert len(fake.headers) >= 8
+    assert all(h.get("Baggage") == "synthetic_request=true" for h in fake.headers)
+    assert all("musicstore-traffic/" in h.get("User-Agent", "") for h in fake.headers)
 
 
 def test_a_purchase_whose_order_has_another_total_fails_saying_what_was_expected_and_found(

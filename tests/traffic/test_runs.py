@@ -35,7 +35,7 @@ def test_a_headless_run_of_every_user_type_verifies_as_many_purchases_as_the_ord
     before = shop.order_count()
     summary, csv = shop.root / "run.json", shop.root / "run"
     run = shop.traffic(
-        "--headless", "-u", "6", "-r", "6", "--journeys", "18", *QUICK,
+        "--headless", "-u", "6", "-r", "6", "--journeys", "18", "--browser-journeys", "1", *QUICK,
         "--csv", str(csv), "--summary", str(summary), log_name="run.log",
     )  # fmt: skip
     assert finish(run) == 0, shop.log("run.log")[-4000:]
@@ -52,6 +52,8 @@ def test_a_headless_run_of_every_user_type_verifies_as_many_purchases_as_the_ord
     assert "journey: browser shopper" in stats and "browser: pay" in stats and "cart: pay" in stats
     output = shop.log("run.log")
     assert "journey" in output and "verified" in output and "orders" in output  # the short table
+    browser_journeys = body["journeys"]["browser shopper"]["started"]
+    assert output.count("started browser #") >= browser_journeys  # recycled after every journey
     assert browsers_left() == []
 
 

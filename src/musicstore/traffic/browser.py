@@ -95,6 +95,7 @@ class BrowserPool:
 
     def __init__(self, cap: int = 4) -> None:
         self.live: set[Browser] = set()
+        self.started = 0
         self.resize(cap)
 
     def resize(self, cap: int) -> None:
@@ -112,6 +113,9 @@ class BrowserPool:
             self._slots.release()
             raise
         self.live.add(browser)
+        self.started += 1
+        log.info("started browser #%d (%d of at most %d live; chromedriver pid %s)",
+                 self.started, len(self.live), self.cap, browser.pid)  # fmt: skip
         return browser
 
     def stop(self, browser: Browser) -> None:
