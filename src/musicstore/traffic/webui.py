@@ -21,6 +21,10 @@ CORS_HEADERS = (
     "Access-Control-Expose-Headers",
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a swarm started from the UI may set: Locust's own fields and our options shown there. The targets, the
+# summary path and the rest stay what the command line said (a form must not aim the load elsewhere).
+SWARM_FIELDS = frozenset({"user_count", "spawn_rate", "host", "user_classes", "run_time", "profile", "shape_class",
+                          "think_min", "think_max", "max_browsers", "browser_journeys"})  # fmt: skip
 
 
 def _without_cors(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
@@ -47,6 +51,11 @@ def harden(app: Flask, *, user: str, password: str, need_login: bool) -> None:
     def _guard() -> Response | None:
         if request.method not in SAFE_METHODS and _foreign_origin():
             return Response("writes from another site are refused\n", 403, mimetype="text/plain")
+        if request.method == "POST" and request.path.endswith("/swarm"):
+            refused = sorted(set(request.form) - SWARM_FIELDS)
+            if refused:
+                return Response(f"these options cannot be set from the web UI: {', '.join(refused)}\n", 400,
+                                mimetype="text/plain")  # fmt: skip
         if need_login and not _is_admin(user, password):
             return Response(
                 "the traffic generator takes the admin's credentials\n",
