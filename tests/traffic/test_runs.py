@@ -152,6 +152,10 @@ def test_the_web_ui_answers_on_its_port_and_a_swarm_started_through_its_api_make
             f"{ui}/swarm", data=swarm, auth=admin, headers={"Origin": "http://evil.example"}, timeout=5
         )
         assert foreign.status_code == 403
+        retarget = requests.post(
+            f"{ui}/swarm", data={**swarm, "store_url": "http://elsewhere.test"}, auth=admin, timeout=5
+        )
+        assert retarget.status_code == 400 and "store_url" in retarget.text
         assert (
             "Access-Control-Allow-Origin"
             not in requests.get(ui, auth=admin, headers={"Origin": "http://evil.example"}, timeout=5).headers
