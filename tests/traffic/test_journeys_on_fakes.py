@@ -7,6 +7,7 @@ it verifies from outside the page that claimed it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from flask import Flask, jsonify, request
 from locust.env import Environment
 from werkzeug.serving import make_server
 
+from musicstore.traffic.admin import Admin
 from musicstore.traffic.journey import run_journey
 from musicstore.traffic.ledger import Ledger
 from musicstore.traffic.options import RunConfig
@@ -191,3 +193,45 @@ def test_a_decline_after_which_the_cart_lost_its_lines_fails(shop: tuple[FakeSho
     counts = CURRENT.ledger.as_json()["declined card"]
     assert counts["failed"] == 1
     assert counts["failures"][0]["reason"].startswith("expected the cart kept (1 x album")
+
+
+class FakeLogin:
+    """A login page whose first answer is the rate limit's 429 with a Retry-After."""
+
+    def __init__(self) -> None:
+        self.posts: list[float] = []
+        self.app = Flask("fake-login")
+
+        @self.app.get("/login")
+        def page() -> str:
+            return '<form><input id="csrf_token" name="csrf_token" type="hidden" value="tok"></form>'
+
+        @self.app.post("/login")
+        def log_in() -> Any:
+            self.posts.append(time.monotonic())
+            assert request.form["csrf_token"] == "tok" and request.form["password"] == "p"
+            if len(self.posts) == 1:
+                return "slow down", 429, {"Retry-After": "1"}
+            return "welcome"
+
+
+def test_the_admin_logs_in_once_per_service_and_honours_the_login_limits_retry_after() -> None:
+    fake = FakeLogin()
+    server = make_server("127.0.0.1", 0, fake.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        configure(url)
+        environment = Environment(user_classes=[Admin])
+        environment.create_local_runner()
+        admin = Admin(environment)
+        admin.on_start()
+        admin.ensure_logged_in()  # already logged in: no further attempt
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert len(fake.posts) == 3  # the store (429, then in) and the order service (in), here at one URL
+    assert fake.posts[1] - fake.posts[0] >= 1.0
+    assert admin.logged_in == {url}

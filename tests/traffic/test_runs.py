@@ -57,6 +57,20 @@ def test_a_headless_run_of_every_user_type_verifies_as_many_purchases_as_the_ord
     assert browsers_left() == []
 
 
+def test_a_run_bounded_by_time_lets_the_journeys_under_way_finish_and_accounts_for_every_order(shop: Shop) -> None:
+    before = shop.order_count()
+    summary = shop.root / "timed.json"
+    bounds = ["--run-time", "12s", "--stop-timeout", "60", "--think-min", "0.1", "--think-max", "0.3"]
+    run = shop.traffic("--headless", "-u", "5", "-r", "5", *bounds, "--summary", str(summary), log_name="timed.log")
+    assert finish(run) == 0, shop.log("timed.log")[-4000:]
+    body = summary_of(summary)
+    totals = body["journeys_total"]
+    assert totals["interrupted"] == 0 and totals["failed"] == 0  # the stop timeout let every journey finish
+    assert totals["started"] == totals["verified"] + totals["sold_out"]
+    assert shop.order_count() - before == body["orders_made"] >= 1
+    assert browsers_left() == []
+
+
 def test_the_same_run_against_a_stopped_order_service_exits_non_zero_and_names_the_failed_journeys(shop: Shop) -> None:
     orders = shop.services["orders"]
     orders.stop()
