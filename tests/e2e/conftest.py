@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
 from musicstore.common.migrate import upgrade
 from musicstore.orders.settings import OrderSettings
 from tests.conftest import new_database
-from tests.support.live import LiveService, live_service
+from tests.support.live import LiveService, stack_env, three_services
 
 ADMIN_PASSWORD = "e2e-admin-password"
 SERVICE_TOKEN = "e2e-service-token"
@@ -115,20 +114,6 @@ class Shopper:
         return self.http.post(f"{self.url}/process_payment", json=body, timeout=30)
 
 
-def _env(data_dir: Path, urls: dict[str, str]) -> dict[str, str]:
-    return {
-        "MODE": "production",
-        "SECRET_KEY": "e2e-secret",
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "SERVICE_TOKEN": SERVICE_TOKEN,
-        "DATA_DIR": str(data_dir),
-        "LOG_LEVEL": "WARNING",
-        "STORE_SERVICE_URL": urls["store"],
-        "ORDER_SERVICE_URL": urls["orders"],
-        "CART_SERVICE_URL": urls["cart"],
-    }
-
-
 @pytest.fixture(scope="session")
 def stack(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Store, orders and cart running for the whole session."""
@@ -137,7 +122,7 @@ def stack(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory)
     data_dir.mkdir()
     ports = {name: free_port() for name in ("store", "orders", "cart")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    env = _env(data_dir, urls)
+    env = stack_env(data_dir, urls, admin_password=ADMIN_PASSWORD, service_token=SERVICE_TOKEN)
     store_url = new_database(pg_server, "e2e_store")
     upgrade(musicstore.store.MIGRATIONS, store_url)
     order_db, cart_db = data_dir / "orders.db", data_dir / "cart.db"
@@ -153,13 +138,7 @@ def stack(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory)
             "HTTP_TIMEOUT": "2",
         },
     }
-    with ExitStack() as running:
-        services = {
-            name: running.enter_context(
-                live_service(f"musicstore.{name}.wsgi:app", ports[name], envs[name], root / f"{name}.log")
-            )
-            for name in ("store", "orders", "cart")
-        }
+    with three_services(root, ports, envs) as services:
         yield Stack(store=services["store"], orders=services["orders"], cart=services["cart"], logs=root)
 
 

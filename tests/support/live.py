@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import requests
@@ -81,6 +81,21 @@ class LiveService:
             self.process.wait(timeout)
 
 
+def stack_env(data_dir: Path, urls: dict[str, str], *, admin_password: str, service_token: str) -> dict[str, str]:
+    """The environment the three services of a test stack share (production mode, every secret given)."""
+    return {
+        "MODE": "production",
+        "SECRET_KEY": "test-secret-key",
+        "ADMIN_PASSWORD": admin_password,
+        "SERVICE_TOKEN": service_token,
+        "DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "WARNING",
+        "STORE_SERVICE_URL": urls["store"],
+        "ORDER_SERVICE_URL": urls["orders"],
+        "CART_SERVICE_URL": urls["cart"],
+    }
+
+
 @contextmanager
 def live_service(wsgi: str, port: int, env: dict[str, str], log_path: Path) -> Iterator[LiveService]:
     """A running service for the duration of the block."""
@@ -90,3 +105,17 @@ def live_service(wsgi: str, port: int, env: dict[str, str], log_path: Path) -> I
         yield service
     finally:
         service.stop()
+
+
+@contextmanager
+def three_services(
+    root: Path, ports: dict[str, int], envs: dict[str, dict[str, str]]
+) -> Iterator[dict[str, LiveService]]:
+    """Store, orders and cart running (logs under root) for the duration of the block, stopped after."""
+    with ExitStack() as running:
+        yield {
+            name: running.enter_context(
+                live_service(f"musicstore.{name}.wsgi:app", ports[name], envs[name], root / f"{name}.log")
+            )
+            for name in ("store", "orders", "cart")
+        }

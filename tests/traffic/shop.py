@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,10 @@ from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
 from musicstore.orders.settings import OrderSettings
 from musicstore.store.settings import StoreSettings
 from tests.conftest import new_database
-from tests.support.live import LiveService, live_service
+from tests.support.live import LiveService, stack_env, three_services
 
 ADMIN_PASSWORD = "traffic-admin-password"
 SERVICE_TOKEN = "traffic-service-token"
-PROFILE_MARK = "musicstore-traffic-chromium-"
 RUN_LIMIT = 240  # seconds any generator process in a test may take before the test gives up on it
 
 
@@ -38,6 +37,13 @@ class Shop:
 
     services: dict[str, LiveService]
     root: Path
+
+    @property
+    def tmp(self) -> Path:
+        """The temporary folder of the generator runs (their browser profiles live there)."""
+        path = self.root / "tmp"
+        path.mkdir(exist_ok=True)
+        return path
 
     def url(self, name: str) -> str:
         """A service's base URL."""
@@ -62,6 +68,7 @@ class Shop:
             "ORDER_SERVICE_URL": self.url("orders"),
             "SERVICE_TOKEN": SERVICE_TOKEN,
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "TMPDIR": str(self.tmp),
             **extra,
         }
 
@@ -81,15 +88,21 @@ class Shop:
         return (self.root / name).read_text(errors="replace")
 
 
-def browsers_left() -> list[str]:
-    """Chromium or chromedriver processes a traffic generator started (by their profile folder) still running."""
+def browsers_left(shop: Shop) -> list[str]:
+    """Chromium or chromedriver processes the shop's generator runs started, still running.
+
+    Chromium is found by its profile, which the generator makes under the runs' TMPDIR; chromedriver by the
+    process ids the runs logged. Browsers of anything else on the machine do not count.
+    """
+    pids = {
+        int(pid) for log in shop.root.glob("*.log") for pid in re.findall(r"chromedriver pid (\d+)", log.read_text())
+    }
     left = []
-    for process in psutil.process_iter(["name", "cmdline", "status"]):
+    for process in psutil.process_iter(["cmdline", "status"]):
         try:
             command = " ".join(process.info["cmdline"] or [])
-            if process.info["status"] != psutil.STATUS_ZOMBIE and (
-                PROFILE_MARK in command or "chromedriver" in (process.info["name"] or "")
-            ):
+            mine = str(shop.tmp) in command or process.pid in pids
+            if mine and process.info["status"] != psutil.STATUS_ZOMBIE:
                 left.append(f"{process.pid} {command[:120]}")
         except psutil.Error:
             continue
@@ -102,20 +115,6 @@ def summary_of(path: Path) -> dict[str, Any]:
     return body
 
 
-def _env(data_dir: Path, urls: dict[str, str]) -> dict[str, str]:
-    return {
-        "MODE": "production",
-        "SECRET_KEY": "traffic-secret",
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "SERVICE_TOKEN": SERVICE_TOKEN,
-        "DATA_DIR": str(data_dir),
-        "LOG_LEVEL": "WARNING",
-        "STORE_SERVICE_URL": urls["store"],
-        "ORDER_SERVICE_URL": urls["orders"],
-        "CART_SERVICE_URL": urls["cart"],
-    }
-
-
 @pytest.fixture(scope="module")
 def shop(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """The three services running for one test module, on a seeded demo catalog of their own."""
@@ -124,17 +123,11 @@ def shop(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) 
     data_dir.mkdir()
     ports = {name: free_port() for name in ("store", "orders", "cart")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    env = _env(data_dir, urls)
+    env = stack_env(data_dir, urls, admin_password=ADMIN_PASSWORD, service_token=SERVICE_TOKEN)
     store_url = new_database(pg_server, f"traffic_{ports['store']}")
     musicstore.store.prepare(StoreSettings(DATABASE_URL=store_url, DATA_DIR=data_dir))
     musicstore.orders.prepare(OrderSettings(DATA_DIR=data_dir))
     musicstore.cart.prepare(CartSettings(DATA_DIR=data_dir))
     envs = {"store": {**env, "DATABASE_URL": store_url}, "orders": env, "cart": env}
-    with ExitStack() as running:
-        services = {
-            name: running.enter_context(
-                live_service(f"musicstore.{name}.wsgi:app", ports[name], envs[name], root / f"{name}.log")
-            )
-            for name in ("store", "orders", "cart")
-        }
+    with three_services(root, ports, envs) as services:
         yield Shop(services=services, root=root)

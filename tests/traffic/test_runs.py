@@ -54,7 +54,7 @@ def test_a_headless_run_of_every_user_type_verifies_as_many_purchases_as_the_ord
     assert "journey" in output and "verified" in output and "orders" in output  # the short table
     browser_journeys = body["journeys"]["browser shopper"]["started"]
     assert output.count("started browser #") >= browser_journeys  # recycled after every journey
-    assert browsers_left() == []
+    assert browsers_left(shop) == []
 
 
 def test_a_run_bounded_by_time_lets_the_journeys_under_way_finish_and_accounts_for_every_order(shop: Shop) -> None:
@@ -68,7 +68,7 @@ def test_a_run_bounded_by_time_lets_the_journeys_under_way_finish_and_accounts_f
     assert totals["interrupted"] == 0 and totals["failed"] == 0  # the stop timeout let every journey finish
     assert totals["started"] == totals["verified"] + totals["sold_out"]
     assert shop.order_count() - before == body["orders_made"] >= 1
-    assert browsers_left() == []
+    assert browsers_left(shop) == []
 
 
 def test_the_same_run_against_a_stopped_order_service_exits_non_zero_and_names_the_failed_journeys(shop: Shop) -> None:
@@ -95,7 +95,7 @@ def test_the_same_run_against_a_stopped_order_service_exits_non_zero_and_names_t
     assert body["orders_made"] == 0
     output = shop.log("down.log")
     assert "failed http shopper" in output
-    assert browsers_left() == []
+    assert browsers_left(shop) == []
 
 
 def test_a_master_and_two_workers_share_one_bounded_run(shop: Shop) -> None:
@@ -189,8 +189,8 @@ def test_the_web_ui_answers_on_its_port_and_a_swarm_started_through_its_api_make
         assert requests.get(f"{ui}/stop", auth=admin, timeout=60).json()["success"]  # GET, as DESIGN.md names it
         state = requests.get(f"{ui}/stats/requests", auth=admin, timeout=5).json()["state"]
         assert state == "stopped"
-        assert browsers_left() == []
+        assert browsers_left(shop) == []
     finally:
         process.terminate()
         process.wait(30)
-    assert browsers_left() == []
+    assert browsers_left(shop) == []
