@@ -128,6 +128,7 @@ def shop(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) 
     musicstore.store.prepare(StoreSettings(DATABASE_URL=store_url, DATA_DIR=data_dir))
     musicstore.orders.prepare(OrderSettings(DATA_DIR=data_dir))
     musicstore.cart.prepare(CartSettings(DATA_DIR=data_dir))
-    envs = {"store": {**env, "DATABASE_URL": store_url}, "orders": env, "cart": env}
+    # A generous timeout for the cart's calls: these tests judge the generator, not the cart under a loaded machine.
+    envs = {"store": {**env, "DATABASE_URL": store_url}, "orders": env, "cart": {**env, "HTTP_TIMEOUT": "10"}}
     with three_services(root, ports, envs) as services:
         yield Shop(services=services, root=root)

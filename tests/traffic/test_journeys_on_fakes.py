@@ -35,6 +35,7 @@ class FakeShop:
         self.lines: dict[int, int] = {}
         self.orders: list[dict[str, Any]] = []
         self.tamper_total = ""
+        self.pay_answer: tuple[dict[str, Any], int] | None = None  # a refusal the fake gives instead of paying
         self.headers: list[dict[str, str]] = []
         self.app = self._app()
 
@@ -81,6 +82,8 @@ class FakeShop:
         @app.post("/process_payment")
         def pay() -> Any:
             body, cart = request.get_json(), self.cart()
+            if self.pay_answer:
+                return jsonify(self.pay_answer[0]), self.pay_answer[1]
             if body["card_number"].startswith("4000"):
                 return jsonify(error="declined"), 402
             order = {"id": len(self.orders) + 1, "order_number": f"MS-{len(self.orders) + 1:06d}",
@@ -193,6 +196,24 @@ def test_a_decline_after_which_the_cart_lost_its_lines_fails(shop: tuple[FakeSho
     counts = CURRENT.ledger.as_json()["declined card"]
     assert counts["failed"] == 1
     assert counts["failures"][0]["reason"].startswith("expected the cart kept (1 x album")
+
+
+def test_a_sold_out_answer_at_payment_with_no_order_and_the_cart_kept_is_verified(shop: tuple[FakeShop, str]) -> None:
+    fake, url = shop
+    fake.pay_answer = ({"error": "Only 0 of “Blue Train” in stock."}, 409)
+    configure(url)
+    one_journey(HttpShopper)
+    counts = CURRENT.ledger.as_json()["http shopper"]
+    assert (counts["sold_out"], counts["failed"], counts["orders"]) == (1, 0, 0)
+
+
+def test_a_409_because_the_carts_total_moved_is_a_failure_not_a_sold_out(shop: tuple[FakeShop, str]) -> None:
+    fake, url = shop
+    fake.pay_answer = ({"error": "The total changed.", "total": "99.00"}, 409)
+    configure(url)
+    one_journey(HttpShopper)
+    counts = CURRENT.ledger.as_json()["http shopper"]
+    assert counts["failed"] == 1 and "the cart now says 99.00" in counts["failures"][0]["reason"]
 
 
 class FakeLogin:

@@ -81,3 +81,14 @@ def test_an_unknown_outcome_is_refused() -> None:
     ledger.start("admin")
     with pytest.raises(ValueError):
         ledger.finish("admin", "fine")
+
+
+def test_a_type_whose_users_all_stopped_keeps_no_share_of_the_budget() -> None:
+    ledger = Ledger(budget=3)
+    for kind in ("window shopper", "admin"):
+        ledger.register(kind)
+    assert run(ledger, "window shopper") and run(ledger, "window shopper")
+    assert not run(ledger, "window shopper")  # the last journey is kept for the admin
+    ledger.leave("admin")  # e.g. its credentials were refused
+    assert run(ledger, "window shopper")
+    assert ledger.spent

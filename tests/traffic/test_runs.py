@@ -103,8 +103,8 @@ def test_a_master_and_two_workers_share_one_bounded_run(shop: Shop) -> None:
     port, summary = free_port(), shop.root / "distributed.json"
     master = shop.traffic(
         "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-        "--expect-workers", "2", "-u", "4", "-r", "4", "--journeys", "12", "--weights", "browser=0,admin=0",
-        *QUICK, "--summary", str(summary), log_name="master.log",
+        "--expect-workers", "2", "-u", "6", "-r", "6", "--journeys", "12", *QUICK, "--summary", str(summary),
+        log_name="master.log",
     )  # fmt: skip
     # The workers know nothing of the targets or the think time: the master sends them.
     worker_env = {k: v for k, v in shop.traffic_env().items() if not k.endswith("_SERVICE_URL")}
@@ -128,13 +128,23 @@ def test_a_master_and_two_workers_share_one_bounded_run(shop: Shop) -> None:
             if process.poll() is None:
                 process.kill()
     body = summary_of(summary)
-    assert body["journeys_total"]["started"] >= 12 and body["journeys_total"]["failed"] == 0
+    assert body["journeys_total"]["started"] == 12  # six each: the budget is shared, not given to each worker
+    assert body["journeys_total"]["failed"] == 0 and set(body["journeys"]) == USER_TYPES
     assert body["orders_made"] == shop.order_count() - before >= 1
     for n in (1, 2):
         log = shop.log(f"worker{n}.log")
-        assert f"run against store {shop.url('store')}" in log and "think time 0.1-0.4 s" in log
-        ran = int(log.split("this worker ran ")[1].split(" journeys")[0])
-        assert ran >= 1, log[-2000:]
+        assert f"run against store {shop.url('store')}" in log and "think time 0.1-0.4 s" in log and "6 journeys" in log
+        assert "this worker ran 6 journeys (0 failed)" in log, log[-2000:]
+    assert browsers_left(shop) == []
+
+
+def test_a_headless_run_in_which_no_journey_could_run_exits_non_zero_and_says_so(shop: Shop) -> None:
+    only_browsers = "browser=1,http=0,window=0,declined=0,admin=0"
+    run = shop.traffic("--headless", "-u", "2", "-r", "2", "--run-time", "4s", "--weights", only_browsers,
+                       "--max-browsers", "0", log_name="nothing.log")  # fmt: skip
+    assert finish(run) == 1
+    output = shop.log("nothing.log")
+    assert "browser shoppers are off (max browsers 0)" in output and "no journey ran" in output
 
 
 @retry(retry=retry_if_exception_type(AssertionError), stop=stop_after_delay(120), wait=wait_fixed(0.5), reraise=True)

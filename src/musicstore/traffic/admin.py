@@ -49,11 +49,13 @@ class Admin(JourneyUser):
 
     kind = "admin"
     weight = 1
-    catalog_total = 24
 
     def on_start(self) -> None:
         """Log in to the store's and the order service's pages, once (a journey retries what failed here)."""
         super().on_start()
+        if not self.config.admin_password:
+            log.error("no ADMIN_PASSWORD in this process's environment: the admin user stops")
+            raise StopUser()
         self.basic = (self.config.admin_user, self.config.admin_password)
         self.logged_in: set[str] = set()
         for service in (self.config.store, self.config.orders):
@@ -121,10 +123,10 @@ class Admin(JourneyUser):
             files={"cover": ("cover.png", generated_cover(), "image/png")},
         )
         found = self.step("GET", f"{store}/api/albums", name="admin: verify album", params={"q": album["title"]}).json()
-        titles = [(i["title"], i["price"], i["stock"]) for i in found.get("items", [])]
+        found_album = [(i["price"], int(i["stock"])) for i in found.get("items", []) if i["title"] == album["title"]]
         verify.expect(
-            (album["title"], album["price"], 10) in titles,
-            f"expected {album['title']!r} at {album['price']} with 10 in stock in the catalog, found {titles}",
+            len(found_album) == 1 and found_album[0][0] == album["price"] and 0 <= found_album[0][1] <= 10,
+            f"expected {album['title']!r} in the catalog at {album['price']} with 10 or fewer, found {found_album}",
         )
 
     def move_an_order(self) -> None:

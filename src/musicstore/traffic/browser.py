@@ -122,9 +122,11 @@ class BrowserPool:
         """Quit a browser and free its slot."""
         if browser in self.live:
             self.live.discard(browser)
-            browser.quit()
-            if self._slots is not None:
-                self._slots.release()
+            try:
+                browser.quit()
+            finally:  # a user killed while its browser quits still frees the slot
+                if self._slots is not None:
+                    self._slots.release()
 
     def stop_all(self) -> None:
         """Quit every browser still running (when the run or the process ends)."""

@@ -23,6 +23,7 @@ from musicstore.traffic.run import CURRENT
 
 log = logging.getLogger(__name__)
 WAIT = 20  # seconds a page may take to show what the journey waits for
+SLOT_WAIT = 10  # seconds a browser shopper over the cap waits for a browser before it skips a turn
 STOCK_WORDS = ("stock", "sold", "no longer")
 
 
@@ -36,33 +37,42 @@ class BrowserShopper(JourneyUser):
 
     kind = "browser shopper"
     weight = 1
-    catalog_total = 24
     browser: Browser | None = None
+    waiting_said = False
 
     def on_start(self) -> None:
-        """Take part, and start this user's browser (waiting for a free slot when the cap is reached)."""
+        """Take part, and start this user's browser if a slot is free (else the first journey waits for one)."""
         super().on_start()
-        try:
-            self.browser = self.start_browser()
-        except WebDriverException as exc:
-            log.warning("a browser did not start (%s); the next journey tries again", str(exc).splitlines()[0])
+        self.get_browser(wait=0)
 
     def on_stop(self) -> None:
-        """Quit this user's browser."""
+        """Quit this user's browser and leave the run."""
         self.drop_browser()
+        super().on_stop()
 
-    def start_browser(self) -> Browser:
-        """A new browser for this user; a user over the cap waits for a slot, or stops when the cap is 0."""
+    def ready(self) -> bool:
+        """A journey needs a browser: wait a bounded time for a free slot (the cap), else skip this turn."""
+        return self.browser is not None or self.get_browser(wait=SLOT_WAIT)
+
+    def get_browser(self, *, wait: float) -> bool:
+        """Start this user's browser, waiting at most `wait` seconds for a slot; False when none was free."""
         config, pool = self.config, CURRENT.browsers
+        if pool.cap == 0:
+            log.error("browser shoppers are off (max browsers 0): this user stops")
+            raise StopUser()
         targets = [config.store_public, config.cart_public, config.orders_public]
         try:
-            return pool.start(chromium=config.chromium, chromedriver=config.chromedriver, targets=targets, wait=0)
+            self.browser = pool.start(chromium=config.chromium, chromedriver=config.chromedriver, targets=targets,
+                                      wait=wait)  # fmt: skip
         except BrowserCapReached:
-            if pool.cap == 0:
-                log.warning("browser shoppers are off (max browsers 0): this user stops")
-                raise StopUser() from None
-            log.warning("all %d browsers of this process are in use: this browser shopper waits for one", pool.cap)
-        return pool.start(chromium=config.chromium, chromedriver=config.chromedriver, targets=targets, wait=None)
+            if not self.waiting_said:
+                log.warning("all %d browsers of this process are in use: this browser shopper waits for one", pool.cap)
+                self.waiting_said = True
+            return False
+        except WebDriverException as exc:
+            log.warning("a browser did not start (%s); the next journey tries again", str(exc).splitlines()[0])
+            return False
+        return True
 
     def drop_browser(self) -> None:
         """Quit the browser (after a failure, when recycled, when the user stops)."""
@@ -76,15 +86,17 @@ class BrowserShopper(JourneyUser):
 
     def one_journey(self) -> Outcome:
         """Search and add albums on the shop page, change the cart, check out, pay, read the confirmation."""
-        if self.browser is None:
-            self.browser = self.start_browser()
+        assert self.browser is not None  # ready() saw to it
         driver = self.browser.driver
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})  # a new visitor: a new, empty cart
         albums = pick_in_stock(self, self.config.store, 2)
         added = [album for album in albums if self.add_from_shop(driver, album)]
         if not added:
             return SOLD_OUT
         self.change_cart(driver, added)
-        shown = self.cart_shown(driver, added)
+        shown = self.cart_shown(
+            driver, prices={"items": [{"album_id": a["id"], "unit_price": a["price"]} for a in added]}
+        )
         outcome = self.check_out_and_pay(driver, shown)
         self.browser.journeys += 1
         if self.browser.journeys >= self.config.browser_journeys:
@@ -98,15 +110,26 @@ class BrowserShopper(JourneyUser):
         with self.timed("browser: search"):
             driver.get(f"{store}/?q={quote(str(album['title']))}")
             cards = driver.find_elements(By.CSS_SELECTOR, card_css)
-        if not cards:
-            return False  # gone from the catalog since it was listed
+        verify.expect(
+            bool(cards), f"searching the shop for {album['title']!r}: expected album {album['id']}, found none"
+        )
         button = cards[0].find_element(By.CSS_SELECTOR, "button.add-to-cart")
         if not button.is_enabled():
-            return False
+            return False  # the shop page says it is sold out
         with self.timed("browser: add to cart"):
             button.click()
             WebDriverWait(driver, WAIT).until(ec.url_to_be(f"{cart}/cart"))
-        return bool(driver.find_elements(By.CSS_SELECTOR, f'tr.cart-line[data-album-id="{album["id"]}"]'))
+        if driver.find_elements(By.CSS_SELECTOR, f'tr.cart-line[data-album-id="{album["id"]}"]'):
+            return True
+        self.expect_stock_message(driver, f"expected album {album['id']} in the cart")
+        return False
+
+    def expect_stock_message(self, driver: WebDriver, expected: str) -> None:
+        """A refusal is a verified sold-out only when the page says it is about stock."""
+        message = " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, ".flash-error"))
+        verify.expect(
+            any(word in message.lower() for word in STOCK_WORDS), f"{expected}, found the message {message!r}"
+        )
 
     def change_cart(self, driver: WebDriver, added: list[dict[str, Any]]) -> None:
         """Take two copies of the first album (when there are two), remove the last line (when there are two)."""
@@ -131,14 +154,14 @@ class BrowserShopper(JourneyUser):
                 driver.find_element(By.CSS_SELECTOR, f"{css} .remove-form button").click()
                 wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, css))
 
-    def cart_shown(self, driver: WebDriver, added: list[dict[str, Any]]) -> dict[str, Any]:
-        """The cart as the page shows it: its lines (album, quantity, price) and total."""
-        prices = {int(a["id"]): a["price"] for a in added}
+    def cart_shown(self, driver: WebDriver, prices: dict[str, Any]) -> dict[str, Any]:
+        """The cart as the page shows it: its lines (album, quantity, and the price listed in `prices`) and total."""
+        price_of = {int(i["album_id"]): i["unit_price"] for i in prices["items"]}
         items = []
         for row in driver.find_elements(By.CSS_SELECTOR, "tr.cart-line"):
             album_id = int(row.get_attribute("data-album-id") or 0)
             quantity = int(row.find_element(By.NAME, "quantity").get_attribute("value") or 0)
-            items.append({"album_id": album_id, "quantity": quantity, "unit_price": prices.get(album_id)})
+            items.append({"album_id": album_id, "quantity": quantity, "unit_price": price_of.get(album_id)})
         total = money_text(driver.find_element(By.ID, "cart-total").text)
         return {"items": items, "total": total}
 
@@ -170,12 +193,11 @@ class BrowserShopper(JourneyUser):
         orders = self.orders_for(email)
         numbers = driver.find_elements(By.ID, "order-number")
         if not numbers:
-            message = " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, ".flash-error"))
+            self.expect_stock_message(driver, "expected an order confirmation")
             verify.check_no_order(orders, email=email)
-            verify.expect(
-                any(word in message.lower() for word in STOCK_WORDS),
-                f"expected an order confirmation, found the message {message!r}",
-            )
+            with self.timed("browser: cart after refusal"):
+                driver.get(f"{self.config.cart_public}/cart")
+            verify.check_cart_kept(shown, self.cart_shown(driver, prices=shown))
             return SOLD_OUT
         order = verify.check_one_order(orders, email=email)
         verify.check_order_matches_cart(order, shown, email=email)

@@ -18,6 +18,7 @@ from locust.exception import StopUser
 from locust.runners import LocalRunner
 
 from musicstore.traffic.identity import HEADERS
+from musicstore.traffic.ledger import Ledger
 from musicstore.traffic.options import RunConfig
 from musicstore.traffic.run import CURRENT
 from musicstore.traffic.verify import JourneyFailed
@@ -47,6 +48,7 @@ class JourneyUser(HttpUser):
     abstract = True
     kind: ClassVar[str] = "journey"
     host = "http://localhost"  # every request names its full URL; this only satisfies Locust
+    catalog_total = 24  # a first guess of the catalog's size; each catalog page read corrects it
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,12 +61,23 @@ class JourneyUser(HttpUser):
     def on_start(self) -> None:
         """Name ourselves on every request and take part in the run."""
         self.client.headers.update(HEADERS)
-        CURRENT.ledger.register(self.kind)
+        self.ledger = CURRENT.ledger
+        self.ledger.register(self.kind)
+
+    def on_stop(self) -> None:
+        """Leave the run (a user type with no user left keeps no share of a journey budget)."""
+        if getattr(self, "ledger", None) is not None:
+            self.ledger.leave(self.kind)
 
     @task
     def journey(self) -> None:
-        """Run one journey, if the run's budget allows another."""
-        run_journey(self, self.kind, self.one_journey)
+        """Run one journey, if the run's budget allows another and the user is ready for it."""
+        if self.ready():
+            run_journey(self, self.kind, self.one_journey)
+
+    def ready(self) -> bool:
+        """True when the user can start a journey now (a browser user needs a browser)."""
+        return True
 
     def one_journey(self) -> Outcome:
         """The journey itself (each user type has its own)."""
@@ -140,46 +153,49 @@ def error_of(response: requests.Response) -> str:
 
 def run_journey(user: JourneyUser, kind: str, body: Callable[[], Outcome]) -> None:
     """Run a journey: count it, time it as `journey: <kind>`, and record how it ended."""
-    ledger = user.environment.runner and CURRENT.ledger
-    if ledger is None:
-        return
-    if not ledger.may_start(kind):
-        if ledger.budget is not None and ledger.started >= ledger.budget:
-            _stop_when_spent(user)
-            raise StopUser()
+    ledger = CURRENT.ledger
+    if user.environment.runner is None or not _may_start(user, ledger, kind):
         return
     ledger.start(kind)
     started = time.perf_counter()
-    outcome, failure = None, None
     try:
-        outcome = body()
+        outcome, failure = body(), None
     except (GreenletExit, StopUser):
         ledger.finish(kind, "interrupted")
         raise
-    except JourneyFailed as exc:
-        failure = exc
-    except (requests.RequestException, OSError) as exc:
-        failure = JourneyFailed(f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # a browser or driver error: the journey failed, the user goes on
-        log.exception("journey %s failed unexpectedly", kind)
-        failure = JourneyFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    millis = (time.perf_counter() - started) * 1000
+    except Exception as exc:
+        outcome, failure = None, as_failure(kind, exc)
     user.environment.events.request.fire(
-        request_type="JOURNEY",
-        name=f"journey: {kind}",
-        response_time=millis,
-        response_length=0,
-        exception=failure,
-        context={},
-    )
+        request_type="JOURNEY", name=f"journey: {kind}", response_time=(time.perf_counter() - started) * 1000,
+        response_length=0, exception=failure, context={},
+    )  # fmt: skip
     if failure is not None:
         ledger.finish(kind, "failed", reason=str(failure))
         log.warning("journey %s failed: %s", kind, failure)
         user.journey_failed()
-    else:
-        assert outcome is not None
+    elif outcome is not None:
         ledger.finish(kind, outcome.kind, orders=outcome.orders)
     _stop_when_spent(user)
+
+
+def _may_start(user: JourneyUser, ledger: Ledger, kind: str) -> bool:
+    """True when the budget lets a journey start; a user whose budget is spent stops."""
+    if ledger.may_start(kind):
+        return True
+    if ledger.budget is not None and ledger.started >= ledger.budget:
+        _stop_when_spent(user)
+        raise StopUser()
+    return False
+
+
+def as_failure(kind: str, exc: Exception) -> JourneyFailed:
+    """What an exception of a journey says as a journey failure."""
+    if isinstance(exc, JourneyFailed):
+        return exc
+    if not isinstance(exc, (requests.RequestException, OSError)):
+        log.exception("journey %s failed unexpectedly", kind)  # a browser or driver error, or a bug
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    return JourneyFailed(f"{type(exc).__name__}: {first_line}")
 
 
 def _stop_when_spent(user: JourneyUser) -> None:

@@ -56,12 +56,16 @@ class Ledger:
         self.budget = budget
         self.totals: dict[str, JourneyCounts] = {}
         self._unsent: dict[str, JourneyCounts] = {}
-        self._present: set[str] = set()
+        self._present: Counter[str] = Counter()
         self.in_flight = 0
 
     def register(self, kind: str) -> None:
         """A user of this type takes part in the run."""
-        self._present.add(kind)
+        self._present[kind] += 1
+
+    def leave(self, kind: str) -> None:
+        """A user of this type stopped (a type with no user left keeps no share of the budget)."""
+        self._present[kind] = max(0, self._present[kind] - 1)
 
     @property
     def started(self) -> int:
@@ -78,7 +82,7 @@ class Ledger:
         if self.budget is None:
             return True
         left = self.budget - self.started
-        waiting = len({k for k in self._present if not self._count(k).started} - {kind})
+        waiting = len({k for k, users in self._present.items() if users and not self._count(k).started} - {kind})
         return left > 0 and (left > waiting or not self._count(kind).started)
 
     @property
@@ -88,7 +92,6 @@ class Ledger:
 
     def start(self, kind: str) -> None:
         """A journey of this type starts."""
-        self.register(kind)
         self.in_flight += 1
         for counts in (self._count(kind), self._unsent_count(kind)):
             counts.started += 1

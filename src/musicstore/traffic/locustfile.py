@@ -21,7 +21,7 @@ from musicstore.traffic.ledger import Ledger
 from musicstore.traffic.options import RunConfig, add_arguments, weights_from
 from musicstore.traffic.run import CURRENT
 from musicstore.traffic.shoppers import DeclinedCardShopper, HttpShopper, WindowShopper
-from musicstore.traffic.webui import harden
+from musicstore.traffic.webui import harden, loopback
 
 __all__ = ["Admin", "BrowserShopper", "DeclinedCardShopper", "HttpShopper", "WindowShopper"]
 
@@ -49,11 +49,12 @@ def _init(environment: Environment, **_: Any) -> None:
     environment.host = RunConfig.from_options(environment.parsed_options, CURRENT.settings).store_public
     if environment.web_ui is not None and environment.web_ui.app is not None:
         settings = CURRENT.settings
+        web_host = str(getattr(environment.parsed_options, "web_host", "") or "")
         harden(
             environment.web_ui.app,
             user=settings.ADMIN_USER,
             password=settings.ADMIN_PASSWORD,
-            need_login=settings.ui_needs_login,
+            need_login=settings.ui_needs_login or not loopback(web_host),  # open only on loopback, in local mode
         )
     if isinstance(environment.runner, WorkerRunner):
         environment.events.report_to_master.add_listener(_report_to_master)
@@ -67,6 +68,8 @@ def _test_start(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     CURRENT.config = RunConfig.from_options(options, CURRENT.settings)
     budget = int(getattr(options, "journeys", 0) or 0)
+    if budget and isinstance(environment.runner, WorkerRunner):  # each worker runs its share of the budget
+        budget = -(-budget // max(1, int(getattr(options, "expect_workers", 1) or 1)))
     CURRENT.ledger = Ledger(budget or None)
     CURRENT.ending = False
     CURRENT.browsers.resize(CURRENT.config.max_browsers)
@@ -95,7 +98,7 @@ def _quitting(environment: Environment, **_: Any) -> None:
         return
     if environment.runner is None:
         return
-    code = 1 if CURRENT.ledger.failed() else 0
+    code = _exit_code(environment)
     environment.process_exit_code = code
     body = summary.summary(CURRENT.ledger, environment.runner.stats, exit_code=code)
     if CURRENT.summary_path:
@@ -105,6 +108,17 @@ def _quitting(environment: Environment, **_: Any) -> None:
         summary.write_final_csv(environment, csv_prefix)
     if body["journeys"]:
         print("\n" + summary.table(body), flush=True)
+
+
+def _exit_code(environment: Environment) -> int:
+    """1 when a journey failed, a user crashed, or a headless run made no journey at all; else 0."""
+    runner, ledger = environment.runner, CURRENT.ledger
+    if ledger.failed() or (runner is not None and runner.exceptions):
+        return 1
+    if getattr(environment.parsed_options, "headless", False) and not ledger.finished:
+        log.error("no journey ran: see the messages above (credentials, browsers, targets)")
+        return 1
+    return 0
 
 
 def _report_to_master(client_id: str, data: dict[str, Any]) -> None:
@@ -119,4 +133,10 @@ def _worker_report(environment: Environment, data: dict[str, Any]) -> None:
     if budget and runner is not None and finished >= budget and not CURRENT.ending:
         CURRENT.ending = True
         log.info("%d journeys done: ending the run", finished)
-        gevent.spawn(runner.quit)
+        gevent.spawn(_end, runner)
+
+
+def _end(runner: Any) -> None:
+    """Stop the workers first (their journeys finish and their last reports arrive), then quit."""
+    runner.stop()
+    runner.quit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -95,8 +94,15 @@ class TrafficSettings(BaseSettings):
         """The UI and its APIs take the admin's credentials everywhere but local mode."""
         return self.MODE != "local"
 
-    def require(self, weights: dict[str, int] | None = None) -> None:
-        """Stop start-up with a clear message when a target or a credential the run needs is missing."""
+    def require(self, weights: dict[str, int] | None = None, *, worker: bool = False) -> None:
+        """Stop start-up with a clear message when a target or a credential the run needs is missing.
+
+        A worker needs only the service token: its master sends the targets and the user mix.
+        """
+        if worker:
+            if not self.SERVICE_TOKEN:
+                raise ConfigurationError("missing required setting SERVICE_TOKEN in this worker's environment")
+            return
         weights = weights if weights is not None else self.weights
         missing = [f"{p}_SERVICE_URL" for p in ("STORE", "ORDER", "CART") if not getattr(self, f"{p}_SERVICE_URL")]
         if not self.SERVICE_TOKEN:
@@ -105,18 +111,3 @@ class TrafficSettings(BaseSettings):
             missing.append("ADMIN_PASSWORD (the admin user type's weight is above 0)")
         if missing:
             raise ConfigurationError(f"missing required setting(s) {', '.join(missing)}: {START_UP_ADVICE}")
-
-    def browser_available(self) -> bool:
-        """True when the system's Chromium and chromedriver are installed."""
-        return bool(shutil.which(self.CHROMIUM_PATH) and shutil.which(self.CHROMEDRIVER_PATH))
-
-    def targets(self) -> dict[str, str]:
-        """The base URLs this generator may send anything to, by service (server-side and browser-facing)."""
-        return {
-            "store": self.STORE_SERVICE_URL,
-            "orders": self.ORDER_SERVICE_URL,
-            "cart": self.CART_SERVICE_URL,
-            "store_public": self.STORE_PUBLIC_URL,
-            "orders_public": self.ORDER_PUBLIC_URL,
-            "cart_public": self.CART_PUBLIC_URL,
-        }

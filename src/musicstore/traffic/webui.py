@@ -1,30 +1,43 @@
 """Locust's web UI as the traffic generator serves it: no debug mode, no CORS, the admin's login off loopback.
 
 DESIGN.md: the UI and its APIs are open on loopback in local mode and take the admin's credentials
-elsewhere; no service enables CORS; writes that carry another site's Origin are refused.
+elsewhere (failed attempts rate-limited per address); no service enables CORS; writes from another site are
+refused. A form may change the load (users, types, think time), never where it goes or what is written.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
-CORS_HEADERS = (
-    "Access-Control-Allow-Origin",
-    "Access-Control-Allow-Credentials",
-    "Access-Control-Allow-Headers",
-    "Access-Control-Allow-Methods",
-    "Access-Control-Expose-Headers",
-)
+CORS_HEADERS = frozenset({"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+                          "Access-Control-Allow-Headers", "Access-Control-Allow-Methods",
+                          "Access-Control-Expose-Headers"})  # fmt: skip
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# What a swarm started from the UI may set: Locust's own fields and our options shown there. The targets, the
-# summary path and the rest stay what the command line said (a form must not aim the load elsewhere).
-SWARM_FIELDS = frozenset({"user_count", "spawn_rate", "host", "user_classes", "run_time", "profile", "shape_class",
-                          "think_min", "think_max", "max_browsers", "browser_journeys"})  # fmt: skip
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+FAILED_LOGINS = parse("10 per minute")
+# What a swarm started from the UI may set, with the bounds of each of our options.
+SWARM_FIELDS = frozenset({"user_count", "spawn_rate", "host", "user_classes", "run_time", "profile", "shape_class"})
+BOUNDED_FIELDS: dict[str, tuple[type, float, float]] = {
+    "think_min": (float, 0, 600),
+    "think_max": (float, 0, 600),
+    "max_browsers": (int, 0, 64),
+    "browser_journeys": (int, 1, 10_000),
+}
+USER_CLASS_FIELDS = frozenset({"user_class_name", "weight", "fixed_count", "tasks"})
+
+
+def loopback(host: str) -> bool:
+    """True for an address only this machine reaches."""
+    return host in LOOPBACK or host.startswith("127.")
 
 
 def _without_cors(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
@@ -32,8 +45,7 @@ def _without_cors(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            kept = [(k, v) for k, v in headers if k.title() not in {h.title() for h in CORS_HEADERS}]
-            return start_response(status, kept, exc_info)
+            return start_response(status, [(k, v) for k, v in headers if k.title() not in CORS_HEADERS], exc_info)
 
         return app(environ, start)
 
@@ -46,30 +58,65 @@ def harden(app: Flask, *, user: str, password: str, need_login: bool) -> None:
     app.wsgi_app = _without_cors(app.wsgi_app)  # type: ignore[method-assign]
     if "locust.stop" in app.view_functions:  # DESIGN.md's `GET /stop` (Locust itself now takes POST)
         app.add_url_rule("/stop", endpoint="locust.stop", methods=["GET"])
+    failures = MovingWindowRateLimiter(MemoryStorage())
 
     @app.before_request
     def _guard() -> Response | None:
-        if request.method not in SAFE_METHODS and _foreign_origin():
-            return Response("writes from another site are refused\n", 403, mimetype="text/plain")
-        if request.method == "POST" and request.path.endswith("/swarm"):
-            refused = sorted(set(request.form) - SWARM_FIELDS)
-            if refused:
-                return Response(f"these options cannot be set from the web UI: {', '.join(refused)}\n", 400,
-                                mimetype="text/plain")  # fmt: skip
-        if need_login and not _is_admin(user, password):
-            return Response(
-                "the traffic generator takes the admin's credentials\n",
-                401,
-                {"WWW-Authenticate": 'Basic realm="musicstore traffic"'},
-                mimetype="text/plain",
-            )
-        return None
+        if _cross_site():
+            return _plain("requests from another site are refused", 403)
+        if need_login:
+            address = request.remote_addr or "?"
+            if not failures.test(FAILED_LOGINS, address):
+                return _plain("too many failed log-ins; try again in a minute", 429, {"Retry-After": "60"})
+            if not _is_admin(user, password):
+                if request.authorization is not None:
+                    failures.hit(FAILED_LOGINS, address)
+                realm = {"WWW-Authenticate": 'Basic realm="musicstore traffic"'}
+                return _plain("the traffic generator takes the admin's credentials", 401, realm)
+        return _refused_form()
 
 
-def _foreign_origin() -> bool:
-    """True when the request names an Origin that is not this UI's own host."""
+def _cross_site() -> bool:
+    """A write that names another site's Origin, or any request the browser marks as cross-site."""
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return True
     origin = request.headers.get("Origin")
-    return bool(origin) and urlsplit(origin).netloc != request.host
+    return request.method not in SAFE_METHODS and bool(origin) and urlsplit(origin or "").netloc != request.host
+
+
+def _refused_form() -> Response | None:
+    """A 400 for a swarm or user-class change that sets what the UI may not, or a value out of bounds."""
+    if request.method != "POST":
+        return None
+    if request.path.endswith("/swarm"):
+        for key, value in request.form.items():
+            if key in BOUNDED_FIELDS:
+                problem = _out_of_bounds(key, value)
+                if problem:
+                    return _plain(problem, 400)
+            elif key not in SWARM_FIELDS:
+                return _plain(f"{key} cannot be set from the web UI", 400)
+    if request.path.endswith("/user"):
+        try:
+            fields = set(json.loads(request.get_data() or b"{}"))
+        except (ValueError, TypeError):
+            return _plain("send the user class as JSON", 400)
+        if fields - USER_CLASS_FIELDS:
+            return _plain(f"{', '.join(sorted(fields - USER_CLASS_FIELDS))} cannot be set from the web UI", 400)
+    return None
+
+
+def _out_of_bounds(key: str, value: str) -> str:
+    kind, low, high = BOUNDED_FIELDS[key]
+    try:
+        number = kind(value)
+    except ValueError:
+        return f"{key} must be a number from {low:g} to {high:g}"
+    return "" if low <= number <= high else f"{key} must be from {low:g} to {high:g}"
+
+
+def _plain(text: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(text + "\n", status, headers or {}, mimetype="text/plain")
 
 
 def _is_admin(user: str, password: str) -> bool:
