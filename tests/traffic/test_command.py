@@ -41,3 +41,35 @@ def test_a_user_mix_that_cannot_be_read_is_refused_with_the_names_to_use(tmp_pat
     assert (
         "not a weight: 'robots=3' (use NAME=N with NAME one of browser, http, window, declined, admin)" in done.stderr
     )
+
+
+def targets_and_secrets(data_dir: Path) -> dict[str, str]:
+    """A production environment with every setting the generator needs (nothing listens at these URLs)."""
+    urls = {f"{p}_SERVICE_URL": "http://127.0.0.1:9" for p in ("STORE", "CART", "ORDER")}
+    return {**bare_environment(data_dir), **urls, "SERVICE_TOKEN": "t", "ADMIN_PASSWORD": "p"}
+
+
+def test_a_negative_journey_budget_and_a_headless_run_of_no_users_are_refused(tmp_path: Path) -> None:
+    env = targets_and_secrets(tmp_path)
+    negative = traffic("--headless", "--journeys", "-1", env=env)
+    assert negative.returncode == 2 and "--journeys takes a number of journeys, or 0 for no limit" in negative.stderr
+    nobody = traffic("--headless", "--users", "0", "--journeys", "5", env=env)
+    assert nobody.returncode == 2 and "a headless run needs --users 1 or more" in nobody.stderr
+
+
+def test_a_setting_that_cannot_be_read_is_named_in_one_line(tmp_path: Path) -> None:
+    done = traffic("--headless", env={**targets_and_secrets(tmp_path), "TRAFFIC_THINK_MIN": "soon"})
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "musicstore traffic: TRAFFIC_THINK_MIN: Input should be a valid number, unable to parse string as a number"
+    )
+
+
+def test_help_lists_our_options_before_locusts(tmp_path: Path) -> None:
+    done = traffic("--help", env=bare_environment(tmp_path))
+    assert done.returncode == 0
+    ours, _, locusts = done.stdout.partition("Locust's own options")
+    for option in ("--journeys", "--summary", "--weights", "--think-min", "--max-browsers", "--store-url"):
+        assert option in ours
+    assert "--stop-timeout 60" in ours and "A type not named keeps its default weight" in ours
+    assert "--headless" in locusts and "--master-host" in locusts

@@ -9,7 +9,7 @@ import pytest
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 
-from musicstore.traffic.webui import harden, loopback
+from musicstore.traffic.webui import RunForm, harden, loopback
 
 ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:secret").decode()}
 WRONG = {"Authorization": "Basic " + base64.b64encode(b"admin:guess").decode()}
@@ -41,7 +41,8 @@ def ui(*, need_login: bool) -> FlaskClient:
     app.register_blueprint(bp)
     app.after_request(lambda response: (response.headers.update({"Access-Control-Allow-Origin": "*"}), response)[1])
     app.debug = True
-    harden(app, user="admin", password="secret", need_login=need_login)
+    harden(app, user="admin", password="secret", need_login=need_login,
+           form=RunForm(frozenset({"HttpShopper", "Admin"}), "http://store.test:5000"))  # fmt: skip
     assert not app.debug
     return app.test_client()
 
@@ -98,8 +99,10 @@ def test_a_swarm_form_cannot_retarget_the_run_or_choose_a_file(field: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("max_browsers", "500"), ("think_min", "-1"), ("think_max", "x"), ("browser_journeys", "0")]
-)
+    ("field", "value"),
+    [("max_browsers", "500"), ("think_min", "-1"), ("think_max", "x"), ("browser_journeys", "0"),
+     ("user_count", "abc"), ("user_count", "-1"), ("spawn_rate", "0")],
+)  # fmt: skip
 def test_a_swarm_forms_settings_must_be_within_their_bounds(field: str, value: str) -> None:
     answer = ui(need_login=False).post("/swarm", data={"user_count": "1", field: value})
     assert answer.status_code == 400 and field in answer.text
@@ -111,3 +114,17 @@ def test_the_class_editor_may_change_weights_but_no_other_attribute() -> None:
     assert client.post("/user", data=json.dumps(weight)).status_code == 200
     other = client.post("/user", data=json.dumps({"user_class_name": "HttpShopper", "wait_time": 5}))
     assert other.status_code == 400 and "wait_time cannot be set" in other.text
+
+
+def test_a_swarm_names_only_user_types_that_exist() -> None:
+    client = ui(need_login=False)
+    assert client.post("/swarm", data={"user_count": "1", "user_classes": ["HttpShopper", "Admin"]}).status_code == 200
+    answer = client.post("/swarm", data={"user_count": "1", "user_classes": ["HttpShopper", "NoSuchShopper"]})
+    assert answer.status_code == 400 and "no user type 'NoSuchShopper'; choose from Admin, HttpShopper" in answer.text
+
+
+def test_the_host_field_shows_the_store_and_cannot_aim_the_run_elsewhere() -> None:
+    client = ui(need_login=False)
+    assert client.post("/swarm", data={"user_count": "1", "host": "http://store.test:5000/"}).status_code == 200
+    moved = client.post("/swarm", data={"user_count": "1", "host": "http://127.0.0.1:9"})
+    assert moved.status_code == 400 and "the targets are set when the generator starts" in moved.text

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from musicstore.common.settings import ConfigurationError
 from musicstore.traffic.options import add_arguments, weights_from
 from musicstore.traffic.settings import TrafficSettings
@@ -32,14 +34,39 @@ def locust_defaults(settings: TrafficSettings) -> list[str]:
     ]
 
 
+def our_parser(settings: TrafficSettings) -> argparse.ArgumentParser:
+    """Our options (Locust's own come on top), for the checks before Locust starts and for --help."""
+    parser = argparse.ArgumentParser(
+        prog="musicstore traffic",
+        add_help=False,
+        description="The Music Store's traffic generator: Locust with our user types, each journey verified.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            f"Defaults we give Locust: --web-host {settings.bind_host} --web-port {settings.TRAFFIC_PORT} "
+            f"--stop-timeout {settings.TRAFFIC_STOP_TIMEOUT:g} --class-picker\n"
+            "User types, as --weights names them: browser (BrowserShopper), http (HttpShopper),\n"
+            "window (WindowShopper), declined (DeclinedCardShopper), admin (Admin).\n"
+            "A type not named keeps its default weight; 0 leaves it out.\n"
+            "Example: musicstore traffic --headless --users 6 --journeys 100 --summary run.json"
+        ),
+    )
+    add_arguments(parser, settings, locust=False)
+    return parser
+
+
 def check(argv: list[str], settings: TrafficSettings) -> None:
     """Refuse to start without what the run needs: its targets, the service token, the admin's password."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser, settings, locust=False)
+    parser = our_parser(settings)
     parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--headless", action="store_true")
+    parser.add_argument("-u", "--users", type=int)
     known, _ = parser.parse_known_args(argv)
     if known.worker:
         return settings.require(worker=True)
+    if known.journeys < 0:
+        raise ConfigurationError("--journeys takes a number of journeys, or 0 for no limit")
+    if known.headless and known.users is not None and known.users < 1:
+        raise ConfigurationError("a headless run needs --users 1 or more")
     weights = weights_from(known, settings)
     given = settings.model_copy(
         update={
@@ -54,13 +81,33 @@ def check(argv: list[str], settings: TrafficSettings) -> None:
             raise ConfigurationError(f"not a target URL: {url!r} (give http://host:port)")
 
 
+def print_help(settings: TrafficSettings) -> None:
+    """Our options first, then Locust's."""
+    our_parser(settings).print_help()
+    from locust.argument_parser import get_parser
+
+    print("\nLocust's own options, all of which work here:\n")
+    get_parser(default_config_files=[]).print_help()
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """A settings error as one line per setting."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Check the settings, then hand over to Locust (which exits with the run's status)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         settings = TrafficSettings()
-        if not {"-h", "--help", "-V", "--version"} & set(argv):
+        if {"-h", "--help"} & set(argv):
+            print_help(settings)
+            return 0
+        if not {"-V", "--version"} & set(argv):
             check(argv, settings)
+    except ValidationError as exc:
+        print(f"musicstore traffic: {settings_problem(exc)}", file=sys.stderr)
+        return 2
     except (ConfigurationError, ValueError) as exc:
         print(f"musicstore traffic: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from musicstore.traffic.ledger import Ledger
 from musicstore.traffic.options import RunConfig, add_arguments, weights_from
 from musicstore.traffic.run import CURRENT
 from musicstore.traffic.shoppers import DeclinedCardShopper, HttpShopper, WindowShopper
-from musicstore.traffic.webui import harden, loopback
+from musicstore.traffic.webui import RunForm, harden, loopback
 
 __all__ = ["Admin", "BrowserShopper", "DeclinedCardShopper", "HttpShopper", "WindowShopper"]
 
@@ -55,6 +55,7 @@ def _init(environment: Environment, **_: Any) -> None:
             user=settings.ADMIN_USER,
             password=settings.ADMIN_PASSWORD,
             need_login=settings.ui_needs_login or not loopback(web_host),  # open only on loopback, in local mode
+            form=RunForm(frozenset(c.__name__ for c in USER_TYPES.values()), environment.host or ""),
         )
     if isinstance(environment.runner, WorkerRunner):
         environment.events.report_to_master.add_listener(_report_to_master)

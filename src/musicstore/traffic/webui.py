@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,8 +26,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 FAILED_LOGINS = parse("10 per minute")
 # What a swarm started from the UI may set, with the bounds of each of our options.
-SWARM_FIELDS = frozenset({"user_count", "spawn_rate", "host", "user_classes", "run_time", "profile", "shape_class"})
+SWARM_FIELDS = frozenset({"run_time", "profile", "shape_class"})
 BOUNDED_FIELDS: dict[str, tuple[type, float, float]] = {
+    "user_count": (int, 0, 100_000),
+    "spawn_rate": (float, 0.001, 10_000),
     "think_min": (float, 0, 600),
     "think_max": (float, 0, 600),
     "max_browsers": (int, 0, 64),
@@ -52,8 +55,17 @@ def _without_cors(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable
     return wrapped
 
 
-def harden(app: Flask, *, user: str, password: str, need_login: bool) -> None:
+@dataclass(frozen=True)
+class RunForm:
+    """What a swarm form may name: the user types there are, and the host the run already has (shown, not set)."""
+
+    user_classes: frozenset[str] = frozenset()
+    host: str = ""
+
+
+def harden(app: Flask, *, user: str, password: str, need_login: bool, form: RunForm | None = None) -> None:
     """Turn off debug mode and CORS; ask for the admin's credentials when `need_login`; refuse foreign writes."""
+    form = form or RunForm()
     app.debug = False
     app.wsgi_app = _without_cors(app.wsgi_app)  # type: ignore[method-assign]
     if "locust.stop" in app.view_functions:  # DESIGN.md's `GET /stop` (Locust itself now takes POST)
@@ -73,7 +85,7 @@ def harden(app: Flask, *, user: str, password: str, need_login: bool) -> None:
                     failures.hit(FAILED_LOGINS, address)
                 realm = {"WWW-Authenticate": 'Basic realm="musicstore traffic"'}
                 return _plain("the traffic generator takes the admin's credentials", 401, realm)
-        return _refused_form()
+        return _refused_form(form)
 
 
 def _cross_site() -> bool:
@@ -84,18 +96,12 @@ def _cross_site() -> bool:
     return request.method not in SAFE_METHODS and bool(origin) and urlsplit(origin or "").netloc != request.host
 
 
-def _refused_form() -> Response | None:
+def _refused_form(form: RunForm) -> Response | None:
     """A 400 for a swarm or user-class change that sets what the UI may not, or a value out of bounds."""
     if request.method != "POST":
         return None
     if request.path.endswith("/swarm"):
-        for key, value in request.form.items():
-            if key in BOUNDED_FIELDS:
-                problem = _out_of_bounds(key, value)
-                if problem:
-                    return _plain(problem, 400)
-            elif key not in SWARM_FIELDS:
-                return _plain(f"{key} cannot be set from the web UI", 400)
+        return _refused_swarm(form)
     if request.path.endswith("/user"):
         try:
             fields = set(json.loads(request.get_data() or b"{}"))
@@ -103,6 +109,23 @@ def _refused_form() -> Response | None:
             return _plain("send the user class as JSON", 400)
         if fields - USER_CLASS_FIELDS:
             return _plain(f"{', '.join(sorted(fields - USER_CLASS_FIELDS))} cannot be set from the web UI", 400)
+    return None
+
+
+def _refused_swarm(form: RunForm) -> Response | None:
+    for key, value in request.form.items(multi=True):
+        if key in BOUNDED_FIELDS:
+            problem = _out_of_bounds(key, value)
+            if problem:
+                return _plain(problem, 400)
+        elif key == "user_classes":
+            if form.user_classes and value not in form.user_classes:
+                return _plain(f"no user type {value!r}; choose from {', '.join(sorted(form.user_classes))}", 400)
+        elif key == "host":
+            if value and form.host and value.rstrip("/") != form.host.rstrip("/"):
+                return _plain(f"the targets are set when the generator starts (--store-url, ...): {form.host}", 400)
+        elif key not in SWARM_FIELDS:
+            return _plain(f"{key} cannot be set from the web UI", 400)
     return None
 
 
