@@ -78,6 +78,11 @@ class Stack:
                                                          "user_classes": user_class}, timeout=30)  # fmt: skip
         answer.raise_for_status()
 
+    @retry(stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True)
+    def wait_for_users(self, count: int) -> None:
+        """Until the run has spawned `count` users."""
+        assert self.stats()["user_count"] >= count
+
     def stats(self) -> dict[str, Any]:
         """Locust's current statistics."""
         body: dict[str, Any] = requests.get(f"{self.ui}/stats/requests", timeout=10).json()
@@ -129,7 +134,7 @@ def measure(settle: float, http_users: int, browsers: list[int]) -> list[tuple[s
         requests.post(f"{stack.ui}/swarm", data={"user_count": busy_users, "spawn_rate": busy_users,
                                                   "user_classes": "HttpShopper", "think_min": "0", "think_max": "0"},
                       timeout=30).raise_for_status()  # fmt: skip
-        time.sleep(3)  # let the users spawn before counting
+        stack.wait_for_users(busy_users)
         cpu0, done0, wall0 = sum(generator.cpu_times()[:2]), journeys(stack.stats(), "http shopper"), time.monotonic()
         time.sleep(settle)  # the measuring period
         cpu1, done1, wall1 = sum(generator.cpu_times()[:2]), journeys(stack.stats(), "http shopper"), time.monotonic()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -35,6 +36,30 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], log: Path, ti
     _check()
 
 
+def browsers_under(folder: Path) -> list[int]:
+    """Processes (Chromium) whose command line names a folder under `folder` (their profile)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and str(folder) in " ".join(
+                process.info["cmdline"] or []
+            ):
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_until(check: Callable[[], object], process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    @retry(retry=retry_if_exception_type(AssertionError), stop=stop_after_delay(timeout), wait=wait_fixed(0.2),
+           reraise=True)  # fmt: skip
+    def _check() -> None:
+        assert process.poll() is None, log.read_text()[-4000:]
+        assert check(), "not yet"
+
+    _check()
+
+
 def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_and_ctrl_c_stops_everything(
     shared_tmp: Path,
 ) -> None:
@@ -49,6 +74,8 @@ def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DB_HOST", "ADMIN_PASSWORD"}}
     env.update({k: str(v) for k, v in ports.items()})
     env["DATA_DIR"] = str(tmp_path / "var")
+    env["TMPDIR"] = str(tmp_path / "tmp")  # the traffic generator's browser profiles: found by this folder
+    (tmp_path / "tmp").mkdir()
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -64,6 +91,9 @@ def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_
         assert idle["state"] == "ready" and idle["user_count"] == 0
         albums = requests.get(f"{store}/api/albums", timeout=5).json()
         assert albums["total"] >= 40
+        swarm = {"user_count": "1", "spawn_rate": "1", "user_classes": "BrowserShopper"}
+        assert requests.post(f"{traffic}/swarm", data=swarm, timeout=10).json()["success"]
+        wait_until(lambda: browsers_under(tmp_path / "tmp"), process, log)  # a browser shopper is shopping
         children = psutil.Process(process.pid).children(recursive=True)
         assert any("postgres" in c.name() for c in children)
         output = log.read_text()
@@ -78,6 +108,7 @@ def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_
         _gone, alive = psutil.wait_procs(children, timeout=10)
         assert alive == [], f"left running: {[p.info if hasattr(p, 'info') else p for p in alive]}"
         assert "stopped; bye" in log.read_text()
+        assert browsers_under(tmp_path / "tmp") == []  # Ctrl-C during a run leaves no browser behind
     finally:
         if process.poll() is None:
             process.kill()

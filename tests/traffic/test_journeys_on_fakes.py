@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -103,19 +104,26 @@ class FakeShop:
         return app
 
 
-@pytest.fixture()
-def shop() -> Iterator[tuple[FakeShop, str]]:
-    """The fake shop served on a free loopback port."""
-    fake = FakeShop()
-    server = make_server("127.0.0.1", 0, fake.app, threaded=True)
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """An app served on a free loopback port for the duration of the block; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake, f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture()
+def shop() -> Iterator[tuple[FakeShop, str]]:
+    """The fake shop served on a free loopback port."""
+    fake = FakeShop()
+    with served(fake.app) as url:
+        yield fake, url
 
 
 def configure(url: str) -> None:
@@ -238,21 +246,13 @@ class FakeLogin:
 
 def test_the_admin_logs_in_once_per_service_and_honours_the_login_limits_retry_after() -> None:
     fake = FakeLogin()
-    server = make_server("127.0.0.1", 0, fake.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}"
+    with served(fake.app) as url:
         configure(url)
         environment = Environment(user_classes=[Admin])
         environment.create_local_runner()
         admin = Admin(environment)
         admin.on_start()
         admin.ensure_logged_in()  # already logged in: no further attempt
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     assert len(fake.posts) == 3  # the store (429, then in) and the order service (in), here at one URL
     assert fake.posts[1] - fake.posts[0] >= 1.0
     assert admin.logged_in == {url}
