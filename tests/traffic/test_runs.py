@@ -147,6 +147,33 @@ def test_a_headless_run_in_which_no_journey_could_run_exits_non_zero_and_says_so
     assert "browser shoppers are off (max browsers 0)" in output and "no journey ran" in output
 
 
+def own_albums(shop: Shop) -> list[int]:
+    """Ids of the albums the generator's admin added (their titles start with "Traffic Session"), oldest first."""
+    found = requests.get(
+        f"{shop.url('store')}/api/albums", params={"q": "Traffic Session", "per_page": 100}, timeout=10
+    )
+    return sorted(a["id"] for a in found.json()["items"] if a["title"].startswith("Traffic Session"))
+
+
+def test_the_admin_keeps_the_catalog_from_growing_by_retiring_its_oldest_albums(shop: Shop) -> None:
+    for n in range(32):
+        album = {"title": f"Traffic Session old {n}", "artist": "Earlier Run", "genre": "Jazz", "year": 2020,
+                 "price": "9.99", "stock": 5}  # fmt: skip
+        answer = requests.post(
+            f"{shop.url('store')}/api/albums", json=album, auth=("admin", ADMIN_PASSWORD), timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+    before = own_albums(shop)
+    run = shop.traffic("--headless", "-u", "1", "-r", "1", "--journeys", "1", *QUICK,
+                       "--weights", "browser=0,http=0,window=0,declined=0,admin=1", log_name="admin.log")  # fmt: skip
+    assert finish(run) == 0, shop.log("admin.log")[-3000:]
+    after = own_albums(shop)
+    retired = min(5, len(before) + 1 - 30)
+    assert len(after) == len(before) + 1 - retired
+    assert after[: len(before) - retired] == before[retired:]  # the oldest went, the newest stayed
+    assert after[-1] > before[-1]  # and the one this journey added is there
+
+
 @retry(retry=retry_if_exception_type(AssertionError), stop=stop_after_delay(120), wait=wait_fixed(0.5), reraise=True)
 def wait_for(check: object) -> None:
     """Wait (bounded) until a check passes."""

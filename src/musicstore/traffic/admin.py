@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 NEXT_STATUS = {"pending": "confirmed", "confirmed": "shipped", "shipped": "delivered"}
 LOW_STOCK, RESTOCK_TO = 3, 12
+OWN_TITLE = "Traffic Session"  # the albums this admin adds; it keeps the newest KEEP_OWN of them
+KEEP_OWN, RETIRE_AT_ONCE = 30, 5
 LOGIN_TRIES = 5
 GENRES = ("Jazz", "Rock", "Electronic", "Folk", "Classical")
 
@@ -95,6 +97,7 @@ class Admin(JourneyUser):
         """Add an album and find it in the catalog; move an order one status on; restock low albums."""
         self.ensure_logged_in()
         self.add_album()
+        self.retire_old_albums()
         self.move_an_order()
         self.restock()
         return VERIFIED
@@ -108,7 +111,7 @@ class Admin(JourneyUser):
             self.log_in(store)
             page = self.step("GET", f"{store}/admin", name="admin: catalog page")
         album = {
-            "title": f"Traffic Session {uuid.uuid4().hex[:8]}",
+            "title": f"{OWN_TITLE} {uuid.uuid4().hex[:8]}",
             "artist": "The Synthetic Band",
             "genre": random.choice(GENRES),
             "year": "2024",
@@ -128,6 +131,18 @@ class Admin(JourneyUser):
             len(found_album) == 1 and found_album[0][0] == album["price"] and 0 <= found_album[0][1] <= 10,
             f"expected {album['title']!r} in the catalog at {album['price']} with 10 or fewer, found {found_album}",
         )
+
+    def retire_old_albums(self) -> None:
+        """Delete the generator's oldest albums beyond the newest KEEP_OWN: a long run does not grow the shop."""
+        store = self.config.store
+        found = self.step("GET", f"{store}/api/albums", name="admin: own albums",
+                          params={"q": OWN_TITLE, "per_page": 100}).json()  # fmt: skip
+        own = sorted(a["id"] for a in found.get("items", []) if str(a["title"]).startswith(OWN_TITLE))
+        for album_id in own[: max(0, len(own) - KEEP_OWN)][:RETIRE_AT_ONCE]:
+            self.step("DELETE", f"{store}/api/album/{album_id}", name="admin: delete album", auth=self.basic,
+                      expect=(204, 404))  # fmt: skip
+            gone = self.step("GET", f"{store}/api/album/{album_id}", name="admin: verify deletion", expect=(200, 404))
+            verify.expect(gone.status_code == 404, f"expected album {album_id} gone after its deletion, found it")
 
     def move_an_order(self) -> None:
         """Move one pending, confirmed or shipped order one status on; verify the order service has it."""

@@ -156,6 +156,9 @@ def run_journey(user: JourneyUser, kind: str, body: Callable[[], Outcome]) -> No
     ledger = CURRENT.ledger
     if user.environment.runner is None or not _may_start(user, ledger, kind):
         return
+    # Yield once before counting: a stop that caught this user between journeys (Locust kills a waiting user)
+    # may have woken it at the same moment; the kill lands here, not inside a journey it would cut short.
+    gevent.sleep(0)
     ledger.start(kind)
     started = time.perf_counter()
     try:

@@ -47,11 +47,14 @@ class CartShopper(JourneyUser):
         return cart
 
     def add(self, album: dict[str, Any], quantity: int = 1) -> bool:
-        """Add an album; False when the store no longer has the copies (409: sold out)."""
+        """Add an album; False when the store no longer has the copies (409) or the album (404: retired)."""
         response = self.cart_call(
-            "/add_to_cart", {"album_id": album["id"], "quantity": quantity}, name="cart: add", expect=(200, 201, 409)
+            "/add_to_cart",
+            {"album_id": album["id"], "quantity": quantity},
+            name="cart: add",
+            expect=(200, 201, 404, 409),
         )
-        return response.status_code != 409
+        return response.status_code not in (404, 409)
 
     def pay(self, number: str, shown: dict[str, Any], *, expect: tuple[int, ...]) -> Any:
         """Pay for the cart that was shown; a pending answer (202) is asked again, honouring Retry-After."""
