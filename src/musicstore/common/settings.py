@@ -43,7 +43,13 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _public_urls_default_to_service_urls(self) -> ServiceSettings:
-        """A browser-facing URL defaults to the server-to-server one."""
+        """A browser-facing URL defaults to the server-to-server one; DATA_DIR is made absolute once, here.
+
+        A relative DATA_DIR means relative to where the service started, not to the package (Flask would
+        resolve a relative folder against the app's root: uploaded covers would be written in one place and
+        looked for in another).
+        """
+        self.DATA_DIR = self.DATA_DIR.resolve()
         for name in ("STORE", "ORDER", "CART"):
             if not getattr(self, f"{name}_PUBLIC_URL"):
                 setattr(self, f"{name}_PUBLIC_URL", getattr(self, f"{name}_SERVICE_URL"))
