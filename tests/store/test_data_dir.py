@@ -16,7 +16,7 @@ def test_a_relative_data_dir_is_made_absolute_against_the_working_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     settings = store_settings(clean_store_db, Path("var"), COVERS_DIR=None)
-    assert settings.DATA_DIR == tmp_path / "var"
+    assert tmp_path / "var" == settings.DATA_DIR
     assert settings.covers_dir == tmp_path / "var" / "covers"
 
 

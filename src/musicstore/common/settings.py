@@ -40,6 +40,10 @@ class ServiceSettings(BaseSettings):
     ORDER_PUBLIC_URL: str = ""
     CART_PUBLIC_URL: str = ""
     HTTP_TIMEOUT: float = Field(default=3.0, gt=0, le=60)
+    # Proxies in front of the service whose X-Forwarded-* headers are trusted (an ingress: 1). 0 trusts none.
+    FORWARDED_HOPS: int = Field(default=0, ge=0, le=5)
+    # Where rate-limit counts live: per process by default; a shared store (e.g. redis://...) counts across replicas.
+    RATELIMIT_STORAGE_URI: str = "memory://"
 
     @model_validator(mode="after")
     def _public_urls_default_to_service_urls(self) -> ServiceSettings:

@@ -6,9 +6,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from musicstore.common.auth import is_admin_session
@@ -34,6 +36,10 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     app.config.update(extra or {})
     app.add_template_filter(money, "money")
     app.add_template_filter(money_grouped, "money_grouped")
+    if settings.FORWARDED_HOPS:
+        hops = settings.FORWARDED_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+    app.session_interface = SecureWhenHttps()
     init_request_ids(app)
     register_error_handlers(app)
     csrf.init_app(app)
@@ -45,10 +51,18 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     return Limiter(
         get_remote_address,
         app=app,
-        storage_uri="memory://",
+        storage_uri=settings.RATELIMIT_STORAGE_URI,
         headers_enabled=True,
         enabled=app.config.get("RATELIMIT_ENABLED", True),
     )
+
+
+class SecureWhenHttps(SecureCookieSessionInterface):
+    """Session cookies are Secure whenever the request came over HTTPS (behind a proxy: as it says)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure by configuration, or because this request is HTTPS."""
+        return bool(super().get_cookie_secure(app) or request.is_secure)
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
