@@ -84,6 +84,22 @@ def test_only_the_targets_host_names_resolve_in_the_browser() -> None:
     assert rules == "MAP * ~NOTFOUND,EXCLUDE cart.shop.test,EXCLUDE store.shop.test"
 
 
+def test_public_names_mapped_for_a_deployment_come_before_everything_else() -> None:
+    rules = resolver_rules(["http://store.shop.localhost"], [("store.shop.localhost", "store")])
+    assert rules == "MAP store.shop.localhost store,MAP * ~NOTFOUND"
+
+
+@pytest.mark.slow
+def test_a_mapped_public_name_reaches_the_host_it_is_mapped_to(pool: BrowserPool, recorder: str) -> None:
+    port = recorder.rsplit(":", 1)[1]
+    public = f"http://store.shop.test:{port}"
+    settings = TrafficSettings()
+    browser = pool.start(chromium=settings.CHROMIUM_PATH, chromedriver=settings.CHROMEDRIVER_PATH, targets=[public],
+                         wait=0, host_map=[("store.shop.test", "localhost")])  # fmt: skip
+    browser.driver.get(f"{public}/")
+    assert Recorder.seen and Recorder.seen[0][2]["host"] == f"store.shop.test:{port}"
+
+
 @pytest.mark.slow
 def test_every_request_of_a_browser_carries_the_synthetic_baggage_and_names_the_generator(
     pool: BrowserPool, recorder: str

@@ -6,7 +6,7 @@ import pytest
 
 from musicstore.common.settings import ConfigurationError
 from musicstore.traffic.command import check
-from musicstore.traffic.settings import DEFAULT_WEIGHTS, TrafficSettings, parse_weights
+from musicstore.traffic.settings import DEFAULT_WEIGHTS, TrafficSettings, parse_host_map, parse_weights
 
 TARGETS = {
     "STORE_SERVICE_URL": "http://store:5000",
@@ -83,3 +83,12 @@ def test_a_worker_needs_only_its_secrets_because_its_master_sends_the_targets() 
     check(["--worker"], TrafficSettings(SERVICE_TOKEN="t", ADMIN_PASSWORD="p"))
     with pytest.raises(ConfigurationError, match="SERVICE_TOKEN"):
         check(["--worker"], TrafficSettings(ADMIN_PASSWORD="p"))
+
+
+def test_a_browser_host_map_names_where_each_public_host_is_reachable() -> None:
+    assert parse_host_map("store.shop.localhost=store, cart.shop.localhost=cart:5002") == {
+        "store.shop.localhost": "store",
+        "cart.shop.localhost": "cart:5002",
+    }
+    with pytest.raises(ValueError, match="not a host mapping: 'store shop=store'"):
+        parse_host_map("store shop=store")

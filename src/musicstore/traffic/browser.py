@@ -51,10 +51,13 @@ class BrowserCapReached(Exception):
     """Every browser slot of this process is taken."""
 
 
-def resolver_rules(urls: Iterable[str]) -> str:
-    """Chromium's host resolver rules that let only the targets' host names resolve."""
-    hosts = sorted({urlsplit(url).hostname or "" for url in urls} - {""})
-    return ",".join(["MAP * ~NOTFOUND", *(f"EXCLUDE {host}" for host in hosts)])
+def resolver_rules(urls: Iterable[str], host_map: Iterable[tuple[str, str]] = ()) -> str:
+    """Chromium's host resolver rules: mapped public names first, then nothing but the targets' names resolves."""
+    host_map = list(host_map)
+    # An EXCLUDE wins over every MAP in Chromium: a mapped name must not be excluded too.
+    hosts = sorted({urlsplit(url).hostname or "" for url in urls} - {""} - {public for public, _ in host_map})
+    mapped = [f"MAP {public} {reachable}" for public, reachable in host_map]
+    return ",".join([*mapped, "MAP * ~NOTFOUND", *(f"EXCLUDE {host}" for host in hosts)])
 
 
 class Browser:
@@ -103,12 +106,20 @@ class BrowserPool:
         self.cap = cap
         self._slots = gevent.lock.BoundedSemaphore(max(cap, 1)) if cap > 0 else None
 
-    def start(self, *, chromium: str, chromedriver: str, targets: Iterable[str], wait: float | None) -> Browser:
+    def start(
+        self,
+        *,
+        chromium: str,
+        chromedriver: str,
+        targets: Iterable[str],
+        wait: float | None,
+        host_map: Iterable[tuple[str, str]] = (),
+    ) -> Browser:
         """A new browser, once a slot is free (waiting at most `wait` seconds; None waits until one is)."""
         if self._slots is None or not self._slots.acquire(timeout=wait):
             raise BrowserCapReached(f"all {self.cap} browser slots of this process are in use")
         try:
-            browser = _launch(chromium, chromedriver, list(targets))
+            browser = _launch(chromium, chromedriver, resolver_rules(targets, host_map))
         except BaseException:
             self._slots.release()
             raise
@@ -134,13 +145,13 @@ class BrowserPool:
             self.stop(browser)
 
 
-def _launch(chromium: str, chromedriver: str, targets: list[str]) -> Browser:
+def _launch(chromium: str, chromedriver: str, rules: str) -> Browser:
     profile = tempfile.mkdtemp(prefix="musicstore-traffic-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (*QUIET_FLAGS, f"--user-agent={USER_AGENT}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    options.add_argument(f"--host-resolver-rules={resolver_rules(targets)}")
+    options.add_argument(f"--host-resolver-rules={rules}")
     if _is_root():
         options.add_argument("--no-sandbox")  # Chromium's sandbox cannot run as root
     service = Service(executable_path=chromedriver)

@@ -11,7 +11,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from musicstore.traffic.settings import TrafficSettings, parse_weights
+from musicstore.traffic.settings import TrafficSettings, parse_host_map, parse_weights
 
 # (flag, settings field, type, help, shown in the web UI)
 OPTIONS: list[tuple[str, str, type, str, bool]] = [
@@ -61,6 +61,7 @@ class RunConfig:
     request_timeout: float
     chromium: str
     chromedriver: str
+    browser_hosts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_options(cls, options: argparse.Namespace | None, settings: TrafficSettings) -> RunConfig:
@@ -95,6 +96,7 @@ class RunConfig:
             request_timeout=float(pick("request_timeout", "TRAFFIC_REQUEST_TIMEOUT")),
             chromium=settings.CHROMIUM_PATH,
             chromedriver=settings.CHROMEDRIVER_PATH,
+            browser_hosts=tuple(parse_host_map(settings.TRAFFIC_BROWSER_HOSTS).items()),
         )
 
 

@@ -14,6 +14,18 @@ from musicstore.common.settings import START_UP_ADVICE, ConfigurationError
 # The user types and their default weights: any run of four or more users has a browser and an HTTP shopper.
 DEFAULT_WEIGHTS = {"browser": 1, "http": 3, "window": 2, "declined": 1, "admin": 1}
 WEIGHT_ITEM = re.compile(r"^\s*([a-z]+)\s*=\s*(\d{1,4})\s*$")
+HOST_ITEM = re.compile(r"^\s*([A-Za-z0-9.-]+)\s*=\s*([A-Za-z0-9.-]+(?::\d{1,5})?)\s*$")
+
+
+def parse_host_map(text: str) -> dict[str, str]:
+    """`public-name=reachable-name,...`: where the browser finds a public host name inside a deployment."""
+    hosts = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = HOST_ITEM.match(item)
+        if not match:
+            raise ValueError(f"not a host mapping: {item!r} (use PUBLIC-HOST=HOST, e.g. store.shop.localhost=store)")
+        hosts[match.group(1)] = match.group(2)
+    return hosts
 
 
 def parse_weights(text: str) -> dict[str, int]:
@@ -47,6 +59,9 @@ class TrafficSettings(BaseSettings):
     ADMIN_USER: str = "admin"
     ADMIN_PASSWORD: str = ""
     TRAFFIC_WEIGHTS: str = ""
+    # Inside Compose or Kubernetes the public host names mean the ingress (or this container itself): the
+    # browser is told where each one is reachable from here instead.
+    TRAFFIC_BROWSER_HOSTS: str = ""
     TRAFFIC_THINK_MIN: float = Field(default=1.0, ge=0, le=600)
     TRAFFIC_THINK_MAX: float = Field(default=3.0, ge=0, le=600)
     TRAFFIC_MAX_BROWSERS: int = Field(default=4, ge=0, le=64)
@@ -62,6 +77,13 @@ class TrafficSettings(BaseSettings):
     def _weights(cls, value: str) -> str:
         """Refuse at start-up a user mix that cannot be read."""
         parse_weights(value)
+        return value
+
+    @field_validator("TRAFFIC_BROWSER_HOSTS")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        """Refuse at start-up a host mapping that cannot be read."""
+        parse_host_map(value)
         return value
 
     @model_validator(mode="after")
