@@ -49,8 +49,9 @@ format: $(STAMP) ## Format the code
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-lock: ## Re-resolve requirements.lock from pyproject.toml
+lock: ## Re-resolve requirements.lock (and the images' requirements-runtime.lock) from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -c requirements.lock -o requirements-runtime.lock
 
 clean: ## Remove the virtual environment and caches (keeps ./var)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
