@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format typecheck browser lock clean
+.PHONY: help install run test test-fast lint format typecheck browser containers lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,13 @@ browser: ## Install Chromium and chromedriver from the system's packages when ab
 	echo "installing chromium and chromium-driver"; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 
-test: $(STAMP) browser ## Run every test (unit, integration, browser, end to end)
+containers: ## As root, install podman, podman-compose and mmdebstrap when absent (the container test needs them)
+	@if command -v podman >/dev/null && command -v podman-compose >/dev/null && command -v mmdebstrap >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "podman, podman-compose or mmdebstrap is missing: the container test will be skipped"; exit 0; fi; \
+	echo "installing podman, podman-compose and mmdebstrap"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman podman-compose mmdebstrap runc uidmap >/dev/null
+
+test: $(STAMP) browser containers ## Run every test (unit, integration, browser, containers, end to end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run the tests without the slow browser and multi-process ones

@@ -1,0 +1,105 @@
+"""Images built with podman from a base made from Debian's packages, and the Compose stack run with podman-compose.
+
+No image registry is needed: the base is `mmdebstrap` piped into `podman import`, PostgreSQL is Debian's package
+on that base. Tagged images stay in podman's storage (outside the clone), so the next run builds from cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = "localhost/musicstore-base:bookworm"
+IMAGES = {
+    "service": "localhost/musicstore:0.1.0",
+    "traffic": "localhost/musicstore-traffic:0.1.0",
+    "postgres": "localhost/musicstore-postgres:15",
+}
+CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt",)
+
+
+def require_podman() -> None:
+    """Skip, saying why, where the container tools cannot run."""
+    missing = [tool for tool in ("podman", "podman-compose", "mmdebstrap") if not shutil.which(tool)]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} missing: `make test` installs them as root (make containers)")
+    if os.geteuid() != 0:
+        pytest.skip("the container test runs as root (rootful podman with runc); as another user it is skipped")
+
+
+def podman_env(tmp_path: Path) -> dict[str, str]:
+    """podman's environment: runc, and container limits no higher than this machine allows."""
+    conf = tmp_path / "containers.conf"
+    conf.write_text(
+        '[containers]\ndefault_ulimits = ["nofile=8192:8192", "nproc=8192:8192"]\n[engine]\nruntime = "runc"\n'
+    )
+    return {**os.environ, "CONTAINERS_CONF": str(conf)}
+
+
+def run(
+    command: list[str], env: dict[str, str], *, timeout: float, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in the repository's root, failing with its output when it fails."""
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=ROOT
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command[:6])} ... exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return done
+
+
+def image_exists(name: str, env: dict[str, str]) -> bool:
+    return run(["podman", "image", "exists", name], env, timeout=60, check=False).returncode == 0
+
+
+def ensure_base(env: dict[str, str], tmp_path: Path) -> None:
+    """The base image (python3 and venv from Debian's packages), made once."""
+    if image_exists(BASE, env):
+        return
+    tarball = tmp_path / "base.tar"
+    run(["mmdebstrap", "--variant=apt", "--include=python3,python3-venv,ca-certificates,passwd", "bookworm",
+         str(tarball), "http://deb.debian.org/debian"], env, timeout=900)  # fmt: skip
+    run(["podman", "import", "--change", 'CMD ["/bin/bash"]', str(tarball), BASE], env, timeout=300)
+    tarball.unlink()
+
+
+def ca_secret() -> list[str]:
+    """This machine's CA bundle as the build secret pip trusts (a proxy's CA, where there is one)."""
+    for bundle in (os.environ.get("PIP_CERT", ""), os.environ.get("SSL_CERT_FILE", ""), *CA_BUNDLES):
+        if bundle and Path(bundle).is_file():
+            return ["--secret", f"id=pip-ca,src={bundle}"]
+    return []
+
+
+def build_images(env: dict[str, str]) -> None:
+    """The three images, from the base (layers cached between runs)."""
+    base = ["--build-arg", f"BASE_IMAGE={BASE}", "--format", "docker"]
+    for target in ("service", "traffic"):
+        run(["podman", "build", *base, *ca_secret(), "-f", "deploy/docker/Dockerfile", "--target", target,
+             "-t", IMAGES[target], "."], env, timeout=1800)  # fmt: skip
+    run(["podman", "build", *base, "-f", "deploy/docker/postgres.Dockerfile", "-t", IMAGES["postgres"],
+         "deploy/docker"], env, timeout=900)  # fmt: skip
+
+
+def image_size_mb(name: str, env: dict[str, str]) -> float:
+    """An image's size in MB."""
+    size = run(["podman", "image", "inspect", "--format", "{{.Size}}", name], env, timeout=60).stdout.strip()
+    return int(size) / 1e6
+
+
+class Stopwatch:
+    """Seconds since it was made."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self) -> float:
+        return time.monotonic() - self.started
