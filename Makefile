@@ -24,7 +24,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Make the virtual environment with the locked dependencies
 
-run: $(STAMP) ## Run the whole system (store :5000, orders :5001, cart :5002) until Ctrl-C
+run: $(STAMP) ## Run the whole system (store :5000, orders :5001, cart :5002, traffic :5004) until Ctrl-C
 	$(BIN)/musicstore up
 
 browser: ## Install Chromium and chromedriver from the system's packages when absent
