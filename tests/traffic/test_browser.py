@@ -104,8 +104,9 @@ def test_a_mapped_public_name_reaches_the_host_it_is_mapped_to(pool: BrowserPool
 def test_a_public_name_on_port_80_can_be_mapped_to_a_service_port(pool: BrowserPool, recorder: str) -> None:
     port = recorder.rsplit(":", 1)[1]  # Kubernetes: the Ingress's port 80 outside, the Service's port inside
     settings = TrafficSettings()
+    mapping = [("store.shop.test", f"localhost:{port}")]
     browser = pool.start(chromium=settings.CHROMIUM_PATH, chromedriver=settings.CHROMEDRIVER_PATH,
-                         targets=["http://store.shop.test"], wait=0, host_map=[("store.shop.test", f"localhost:{port}")])  # fmt: skip
+                         targets=["http://store.shop.test"], wait=0, host_map=mapping)  # fmt: skip
     browser.driver.get("http://store.shop.test/")
     assert Recorder.seen and Recorder.seen[0][2]["host"] == "store.shop.test"
 
