@@ -22,14 +22,31 @@ DNS = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 
+# An overlay as a user would write one to switch the optional components on.
+WITH_COMPONENTS = """apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: musicstore
+resources:
+  - ../overlays/local
+components:
+  - ../components/prometheus
+  - ../components/otel-collector
+"""
+
+
 def render(target: str, tmp_path: Path) -> list[dict[str, Any]]:
-    """`kubectl kustomize` of an overlay (or the base), with the example .env standing in for the real one."""
+    """`kubectl kustomize` of an overlay (or the base), with the example .env standing in for the real one.
+
+    The target `with-components` is the local overlay with every optional component on.
+    """
     kubectl = shutil.which("kubectl")
     if not kubectl:
         pytest.skip("kubectl (with kustomize) is not installed: the Kubernetes manifests cannot be rendered here")
     tree = tmp_path / "k8s"
     shutil.copytree(K8S, tree)
     shutil.copy(tree / "base" / ".env.example", tree / "base" / ".env")
+    (tree / "with-components").mkdir()
+    (tree / "with-components" / "kustomization.yaml").write_text(WITH_COMPONENTS)
     done = subprocess.run([kubectl, "kustomize", str(tree / target)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
