@@ -110,6 +110,25 @@ def peers(docs: list[dict[str, Any]]) -> list[Peer]:
     return inside + [Peer(name, None, EXTERNAL_NAMESPACES[name]) for name in sorted(EXTERNAL)]
 
 
+def policy_types(spec: dict[str, Any]) -> list[str]:
+    """The directions a policy governs (Kubernetes' default: Ingress, and Egress when it has egress rules)."""
+    types: list[str] = spec.get("policyTypes") or ["Ingress", *(["Egress"] if "egress" in spec else [])]
+    return types
+
+
+def ports_named(docs: list[dict[str, Any]]) -> set[int]:
+    """Every port any policy names (each a plain number: ranges and named ports are refused)."""
+    found = set()
+    for policy in (doc for doc in docs if doc["kind"] == "NetworkPolicy"):
+        for direction in ("ingress", "egress"):
+            for rule in policy["spec"].get(direction) or []:
+                for item in rule.get("ports") or []:
+                    assert "endPort" not in item, f"a port range in {policy['metadata']['name']}"
+                    assert isinstance(item.get("port"), int), f"a port that is not a number: {item}"
+                    found.add(item["port"])
+    return found
+
+
 def _port_allowed(rule: dict[str, Any], port: int) -> bool:
     ports = rule.get("ports")
     if not ports:
@@ -126,7 +145,7 @@ def allows(policies: list[dict[str, Any]], direction: str, subject: Peer, other:
     kind, side = ("Egress", "to") if direction == "egress" else ("Ingress", "from")
     for policy in policies:
         spec = policy["spec"]
-        if subject.labels is None or kind not in spec.get("policyTypes", []):
+        if subject.labels is None or kind not in policy_types(spec):
             continue
         if not selects(spec["podSelector"], subject.labels):
             continue
@@ -146,7 +165,7 @@ def allowed_edges(docs: list[dict[str, Any]], direction: str) -> set[tuple[str, 
     edges = set()
     for source in everyone:
         for target in everyone:
-            for port in set(PORTS.values()):
+            for port in set(PORTS.values()) | ports_named(docs) | {53}:
                 if (
                     direction == "egress"
                     and source.labels is not None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from musicstore.common.calls import allowed
-from tests.deploy.manifests import DNS, K8S, allowed_edges, egress_outside, render, workloads
+from tests.deploy.manifests import DNS, K8S, allowed_edges, egress_outside, ports_named, render, workloads
 
 TARGETS = {
     "base": {"always"},
@@ -47,6 +47,22 @@ def test_the_policies_allow_exactly_the_call_matrix_on_both_sides(rendered: tupl
     assert allowed_edges(docs, "ingress") == matrix
 
 
+def test_every_port_in_the_policies_is_a_tcp_port_of_the_matrix_or_dns(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    _target, docs = rendered
+    matrix_ports = {port for _, _, port in allowed(frozenset(TARGETS["with-components"] | TARGETS["overlays/scaled"]))}
+    assert ports_named(docs) <= matrix_ports | {53}
+    for policy in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        for direction in ("ingress", "egress"):
+            for rule in policy["spec"].get(direction) or []:
+                for item in rule.get("ports") or []:
+                    assert item.get("protocol", "TCP") == "TCP" or item["port"] == 53, (
+                        policy["metadata"]["name"],
+                        item,
+                    )
+
+
 def test_nothing_leaves_the_namespace_but_dns(rendered: tuple[str, list[dict[str, Any]]]) -> None:
     _target, docs = rendered
     outside = egress_outside(docs)
@@ -71,6 +87,7 @@ def test_every_pod_runs_non_root_on_a_read_only_root_with_limits_and_no_token(
     for workload in workloads(docs):
         name, pod = workload["metadata"]["name"], workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
         assert pod["automountServiceAccountToken"] is False, name
         writable = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v or "persistentVolumeClaim" in v}
         writable |= {claim["metadata"]["name"] for claim in workload["spec"].get("volumeClaimTemplates", [])}

@@ -114,12 +114,13 @@ class BrowserPool:
         targets: Iterable[str],
         wait: float | None,
         host_map: Iterable[tuple[str, str]] = (),
+        sandbox: bool = True,
     ) -> Browser:
         """A new browser, once a slot is free (waiting at most `wait` seconds; None waits until one is)."""
         if self._slots is None or not self._slots.acquire(timeout=wait):
             raise BrowserCapReached(f"all {self.cap} browser slots of this process are in use")
         try:
-            browser = _launch(chromium, chromedriver, resolver_rules(targets, host_map))
+            browser = _launch(chromium, chromedriver, resolver_rules(targets, host_map), sandbox=sandbox)
         except BaseException:
             self._slots.release()
             raise
@@ -145,15 +146,15 @@ class BrowserPool:
             self.stop(browser)
 
 
-def _launch(chromium: str, chromedriver: str, rules: str) -> Browser:
+def _launch(chromium: str, chromedriver: str, rules: str, *, sandbox: bool) -> Browser:
     profile = tempfile.mkdtemp(prefix="musicstore-traffic-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (*QUIET_FLAGS, f"--user-agent={USER_AGENT}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.add_argument(f"--host-resolver-rules={rules}")
-    if _is_root():
-        options.add_argument("--no-sandbox")  # Chromium's sandbox cannot run as root
+    if not sandbox or _is_root():
+        options.add_argument("--no-sandbox")  # as root it cannot run; in a container the container is the sandbox
     service = Service(executable_path=chromedriver)
     try:
         driver = webdriver.Chrome(options=options, service=service)

@@ -63,7 +63,7 @@ class BrowserShopper(JourneyUser):
         targets = [config.store_public, config.cart_public, config.orders_public]
         try:
             self.browser = pool.start(chromium=config.chromium, chromedriver=config.chromedriver, targets=targets,
-                                      host_map=config.browser_hosts,
+                                      host_map=config.browser_hosts, sandbox=config.chromium_sandbox,
                                       wait=wait)  # fmt: skip
         except BrowserCapReached:
             if not self.waiting_said:

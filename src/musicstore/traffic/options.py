@@ -62,6 +62,7 @@ class RunConfig:
     chromium: str
     chromedriver: str
     browser_hosts: tuple[tuple[str, str], ...] = ()
+    chromium_sandbox: bool = True
 
     @classmethod
     def from_options(cls, options: argparse.Namespace | None, settings: TrafficSettings) -> RunConfig:
@@ -97,6 +98,7 @@ class RunConfig:
             chromium=settings.CHROMIUM_PATH,
             chromedriver=settings.CHROMEDRIVER_PATH,
             browser_hosts=tuple(parse_host_map(settings.TRAFFIC_BROWSER_HOSTS).items()),
+            chromium_sandbox=settings.TRAFFIC_CHROMIUM_SANDBOX,
         )
 
 

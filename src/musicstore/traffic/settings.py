@@ -68,6 +68,9 @@ class TrafficSettings(BaseSettings):
     TRAFFIC_BROWSER_JOURNEYS: int = Field(default=20, ge=1, le=10_000)
     TRAFFIC_STOP_TIMEOUT: float = Field(default=60, ge=0, le=3600)
     TRAFFIC_REQUEST_TIMEOUT: float = Field(default=30, gt=0, le=300)
+    # Chromium's own sandbox needs user namespaces, which a container's seccomp profile forbids; in the image the
+    # container is the sandbox (the traffic image sets this to false). As root it cannot run at all.
+    TRAFFIC_CHROMIUM_SANDBOX: bool = True
     CHROMIUM_PATH: str = "/usr/bin/chromium"
     CHROMEDRIVER_PATH: str = "/usr/bin/chromedriver"
     DATA_DIR: Path = Path("var")
