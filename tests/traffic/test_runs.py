@@ -224,8 +224,11 @@ def test_the_web_ui_answers_on_its_port_and_a_swarm_started_through_its_api_make
 
         wait_for(bought_in_a_browser)
         assert requests.get(f"{ui}/stop", auth=admin, timeout=60).json()["success"]  # GET, as DESIGN.md names it
-        state = requests.get(f"{ui}/stats/requests", auth=admin, timeout=5).json()["state"]
-        assert state == "stopped"
+
+        def stopped() -> None:
+            assert requests.get(f"{ui}/stats/requests", auth=admin, timeout=5).json()["state"] == "stopped"
+
+        wait_for(stopped)
         assert browsers_left(shop) == []
     finally:
         process.terminate()

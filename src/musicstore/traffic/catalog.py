@@ -22,6 +22,14 @@ def random_page(user: Stepper, store: str, *, name: str = "store: albums api") -
     """The albums of a random page of the catalog."""
     pages = max(1, -(-user.catalog_total // PER_PAGE))
     page = random.randint(1, pages)
+    items = catalog_page(user, store, page, name=name)
+    if not items and page > 1:  # the catalog shrank since its size was last read: the first page, then
+        items = catalog_page(user, store, 1, name=name)
+    return items
+
+
+def catalog_page(user: Stepper, store: str, page: int, *, name: str) -> list[dict[str, Any]]:
+    """One page of the catalog (and the catalog's size, remembered on the user)."""
     body = user.step("GET", f"{store}/api/albums", name=name, params={"page": page, "per_page": PER_PAGE}).json()
     user.catalog_total = int(body.get("total", 0))
     items: list[dict[str, Any]] = body.get("items", [])
