@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from musicstore.traffic.browser import BrowserCapReached, BrowserPool, resolver_rules
 from musicstore.traffic.settings import TrafficSettings
 from tests.support.browser import chromium
+from tests.support.servers import serving
 
 PAGE = b"""<!doctype html><html><body>
 <img src="/cover.png" alt=""><form method="post" action="/pay"><input name="x" value="1">
@@ -55,15 +55,8 @@ class Recorder(BaseHTTPRequestHandler):
 def recorder() -> Iterator[str]:
     """A loopback web server that records what browsers send it."""
     Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Recorder)) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -6,10 +6,9 @@ it verifies from outside the page that claimed it.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +23,7 @@ from musicstore.traffic.ledger import Ledger
 from musicstore.traffic.options import RunConfig
 from musicstore.traffic.run import CURRENT
 from musicstore.traffic.shoppers import DeclinedCardShopper, HttpShopper
+from tests.support.servers import serving
 
 ALBUMS = [{"id": 1, "title": "Blue Train", "genre": "Jazz", "price": "12.99", "stock": 5},
           {"id": 2, "title": "Kind of Blue", "genre": "Jazz", "price": "9.99", "stock": 5}]  # fmt: skip
@@ -104,18 +104,9 @@ class FakeShop:
         return app
 
 
-@contextmanager
-def served(app: Flask) -> Iterator[str]:
+def served(app: Flask) -> AbstractContextManager[str]:
     """An app served on a free loopback port for the duration of the block; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    return serving(make_server("127.0.0.1", 0, app, threaded=True))
 
 
 @pytest.fixture()
