@@ -104,5 +104,5 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
         for value in re.findall(rf"^\s*{secret}:\s*(\S.*)$", text, flags=re.MULTILINE):
             assert value.startswith("${") and ":?" in value, (secret, value)
     example = (ROOT / "deploy" / ".env.example").read_text()
-    assert all(line.split("=", 1)[1].startswith("replace-with-") for line in example.splitlines() if "=" in line
+    assert all(line.split("=", 1)[1].startswith("change-me-") for line in example.splitlines() if "=" in line
                and not line.startswith("#"))  # fmt: skip

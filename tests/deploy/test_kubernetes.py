@@ -129,6 +129,6 @@ def test_no_password_is_in_a_tracked_file_and_the_secrets_come_from_an_untracked
     assert not [f for f in files if Path(f).name == ".env"]
     example = (K8S / "base" / ".env.example").read_text()
     values = [line.split("=", 1)[1] for line in example.splitlines() if "=" in line and not line.startswith("#")]
-    assert values and all(value.startswith("replace-with-") for value in values)
+    assert values and all(value.startswith("change-me-") for value in values)
     ignored = subprocess.run(["git", "check-ignore", "-q", str(K8S / "base" / ".env")], cwd=K8S, check=False)
     assert ignored.returncode == 0, "deploy/k8s/base/.env must be git-ignored"

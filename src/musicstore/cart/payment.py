@@ -18,7 +18,7 @@ decline (with the reason given), so the decline path can be exercised on purpose
 from __future__ import annotations
 
 import re
-import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -140,7 +140,6 @@ def validate_payment_form(data: Mapping[str, Any], today: date | None = None) ->
 def charge(card: Card, latency_ms: int = 0) -> PaymentResult:
     """Simulate the processor: wait the configured latency, then approve unless it is a test decline."""
     if latency_ms:
-        # The one place payment latency is simulated; an Event wait, not a sleep.
-        threading.Event().wait(latency_ms / 1000)
+        time.sleep(latency_ms / 1000)  # simulates the payment processor's latency (a deliberate delay)
     reason = DECLINED_TEST_CARDS.get(card.number)
     return PaymentResult(approved=False, reason=reason) if reason else PaymentResult(approved=True)
