@@ -114,7 +114,7 @@ def test_orders_are_listed_newest_first_with_paging(client: FlaskClient) -> None
 def test_orders_are_filtered_by_status_and_customer_email(client: FlaskClient) -> None:
     ada = post_order(client).get_json()
     bob = post_order(client, order_body(customer_email="bob@example.com")).get_json()
-    client.put(f"/api/orders/{bob['id']}/status", json={"status": "confirmed"}, headers=SERVICE)
+    client.put(f"/api/orders/{bob['id']}/status", json={"status": "confirmed"}, headers=ADMIN)
     confirmed = client.get("/api/orders?status=confirmed", headers=SERVICE).get_json()
     assert [o["id"] for o in confirmed["items"]] == [bob["id"]]
     by_email = client.get("/api/orders?customer_email=ADA@example.com", headers=SERVICE).get_json()
@@ -144,7 +144,7 @@ def test_unknown_orders_are_a_json_404(client: FlaskClient, path: str) -> None:
 def test_an_order_moves_from_pending_to_delivered_step_by_step(client: FlaskClient) -> None:
     order = post_order(client).get_json()
     for status in ("confirmed", "shipped", "delivered"):
-        response = client.put(f"/api/orders/{order['id']}/status", json={"status": status}, headers=SERVICE)
+        response = client.put(f"/api/orders/{order['id']}/status", json={"status": status}, headers=ADMIN)
         assert response.status_code == 200 and response.get_json()["status"] == status
     final = client.get(f"/api/orders/{order['id']}", headers=SERVICE).get_json()
     assert final["status"] == "delivered" and final["updated_at"] >= final["created_at"]
@@ -165,8 +165,8 @@ def test_a_transition_the_rules_forbid_is_a_409_and_changes_nothing(
 ) -> None:
     order_id = post_order(client).get_json()["id"]
     for status in path:
-        client.put(f"/api/orders/{order_id}/status", json={"status": status}, headers=SERVICE)
-    response = client.put(f"/api/orders/{order_id}/status", json={"status": target}, headers=SERVICE)
+        client.put(f"/api/orders/{order_id}/status", json={"status": status}, headers=ADMIN)
+    response = client.put(f"/api/orders/{order_id}/status", json={"status": target}, headers=ADMIN)
     assert response.status_code == 409
     before = path[-1] if path else "pending"
     assert response.get_json()["current_status"] == before
@@ -176,20 +176,20 @@ def test_a_transition_the_rules_forbid_is_a_409_and_changes_nothing(
 def test_asking_for_the_status_an_order_already_has_is_a_harmless_repeat(client: FlaskClient) -> None:
     order_id = post_order(client).get_json()["id"]
     url = f"/api/orders/{order_id}/status"
-    first = client.put(url, json={"status": "confirmed"}, headers=SERVICE).get_json()
-    again = client.put(url, json={"status": "confirmed"}, headers=SERVICE)
+    first = client.put(url, json={"status": "confirmed"}, headers=ADMIN).get_json()
+    again = client.put(url, json={"status": "confirmed"}, headers=ADMIN)
     assert again.status_code == 200 and again.get_json()["updated_at"] == first["updated_at"]
 
 
 @pytest.mark.parametrize("body", [{"status": "lost"}, {"status": ""}, {"status": 3}, {}, {"status": "shipped", "x": 1}])
 def test_an_unknown_status_is_a_422(client: FlaskClient, body: dict[str, object]) -> None:
     order_id = post_order(client).get_json()["id"]
-    response = client.put(f"/api/orders/{order_id}/status", json=body, headers=SERVICE)
+    response = client.put(f"/api/orders/{order_id}/status", json=body, headers=ADMIN)
     assert response.status_code == 422 and "error" in response.get_json()
 
 
 def test_changing_the_status_of_an_unknown_order_is_a_404(client: FlaskClient) -> None:
-    assert client.put("/api/orders/4040/status", json={"status": "confirmed"}, headers=SERVICE).status_code == 404
+    assert client.put("/api/orders/4040/status", json={"status": "confirmed"}, headers=ADMIN).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -245,3 +245,15 @@ def test_times_are_utc_and_close_to_now(client: FlaskClient) -> None:
     created = post_order(client).get_json()["created_at"]
     moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
     assert moment.tzinfo is not None and abs(datetime.now(UTC) - moment) < timedelta(minutes=1)
+
+
+def test_an_orders_status_changes_take_the_admins_credentials_and_the_service_token_gets_403(
+    client: FlaskClient,
+) -> None:
+    order_id = post_order(client).get_json()["id"]
+    url = f"/api/orders/{order_id}/status"
+    refused = client.put(url, json={"status": "confirmed"}, headers=SERVICE)
+    assert refused.status_code == 403 and "admin" in refused.get_json()["error"]
+    assert client.put(url, json={"status": "confirmed"}).status_code == 401
+    assert client.get(f"/api/orders/{order_id}", headers=SERVICE).get_json()["status"] == "pending"
+    assert client.put(url, json={"status": "confirmed"}, headers=ADMIN).status_code == 200

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.orders.conftest import SERVICE, count_orders, line, new_key, order_body
+from tests.orders.conftest import ADMIN, SERVICE, count_orders, line, new_key, order_body
 
 HUGE = "x" * 100_000
 
@@ -110,5 +110,5 @@ def test_a_malformed_status_change_is_a_4xx(client: FlaskClient, body: str) -> N
     order_id = client.post(
         "/api/orders", json=order_body(), headers={**SERVICE, "Idempotency-Key": new_key()}
     ).get_json()["id"]
-    response = client.put(f"/api/orders/{order_id}/status", data=body, content_type="application/json", headers=SERVICE)
+    response = client.put(f"/api/orders/{order_id}/status", data=body, content_type="application/json", headers=ADMIN)
     assert 400 <= response.status_code < 500 and "error" in response.get_json()

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from musicstore.common.db import get_database
 from musicstore.orders import reports
-from tests.orders.conftest import SERVICE, insert_order, line, login, order_body, post_order, soup, stored_order
+from tests.orders.conftest import ADMIN, insert_order, line, login, order_body, post_order, soup, stored_order
 
 NOW = datetime.now(UTC)
 
@@ -204,7 +204,7 @@ def test_an_unknown_order_page_is_a_404(client: FlaskClient) -> None:
 def test_the_tracking_page_shows_one_order_without_login_or_private_data(app: Flask, client: FlaskClient) -> None:
     mine = post_order(client, order_body(customer_email="ada@example.com", items=[line(unit_price="8.00")])).get_json()
     other = post_order(client, order_body(customer_name="Bob Other", customer_email="bob@example.com")).get_json()
-    client.put(f"/api/orders/{mine['id']}/status", json={"status": "confirmed"}, headers=SERVICE)
+    client.put(f"/api/orders/{mine['id']}/status", json={"status": "confirmed"}, headers=ADMIN)
     response = client.get(mine["tracking_url"].removeprefix("http://orders.test"))
     assert response.status_code == 200
     assert response.headers["Referrer-Policy"] == "no-referrer" and response.headers["Cache-Control"] == "no-store"
@@ -220,7 +220,7 @@ def test_the_tracking_page_shows_one_order_without_login_or_private_data(app: Fl
 
 def test_a_cancelled_order_says_so_on_its_tracking_page(client: FlaskClient) -> None:
     order = post_order(client).get_json()
-    client.put(f"/api/orders/{order['id']}/status", json={"status": "cancelled"}, headers=SERVICE)
+    client.put(f"/api/orders/{order['id']}/status", json={"status": "cancelled"}, headers=ADMIN)
     page = soup(client.get(order["tracking_url"].removeprefix("http://orders.test")))
     assert page.select_one("#cancelled-notice") and not page.select("#progress")
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from musicstore.common.db import MAX_ID
 from musicstore.common.text import is_email
 from musicstore.orders.schemas import OrderIn
-from tests.orders.conftest import SERVICE, count_orders, insert_order, login, order_body, post_order, soup
+from tests.orders.conftest import ADMIN, SERVICE, count_orders, insert_order, login, order_body, post_order, soup
 
 
 @pytest.mark.parametrize("field", ["customer_email", "customer_name"])
@@ -87,7 +87,7 @@ def test_an_order_id_beyond_the_integer_range_is_a_404_on_the_dashboard_and_the_
 ) -> None:
     post_order(client)
     assert client.get(f"/api/orders/{order_id}", headers=SERVICE).status_code == 404
-    assert client.put(f"/api/orders/{order_id}/status", json={"status": "shipped"}, headers=SERVICE).status_code == 404
+    assert client.put(f"/api/orders/{order_id}/status", json={"status": "shipped"}, headers=ADMIN).status_code == 404
     login(client)
     assert client.get(f"/orders/{order_id}").status_code == 404
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.orders.conftest import SERVICE, empty_pg, line, new_key, order_body
+from tests.orders.conftest import ADMIN, SERVICE, empty_pg, line, new_key, order_body
 from tests.orders.live import running_orders
 from tests.support.live import LiveService
 
@@ -43,11 +43,11 @@ def test_a_running_service_creates_replays_and_moves_an_order(replicas: list[Liv
         assert again.json() == created.json() and created.json()["total"] == "25.98"
         order_id = created.json()["id"]
     with requests.put(
-        f"{url}/api/orders/{order_id}/status", json={"status": "shipped"}, headers=SERVICE, timeout=10
+        f"{url}/api/orders/{order_id}/status", json={"status": "shipped"}, headers=ADMIN, timeout=10
     ) as refused:
         assert refused.status_code == 409
     with requests.put(
-        f"{url}/api/orders/{order_id}/status", json={"status": "confirmed"}, headers=SERVICE, timeout=10
+        f"{url}/api/orders/{order_id}/status", json={"status": "confirmed"}, headers=ADMIN, timeout=10
     ) as moved:
         assert moved.status_code == 200 and moved.json()["status"] == "confirmed"
     with requests.get(f"{url}/api/orders?status=confirmed", headers=SERVICE, timeout=10) as listed:

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, flash, redirect, request, session, url_for
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +53,23 @@ def admin_api(view: F) -> F:
         if not request_is_admin():
             raise Unauthorized("admin credentials required (HTTP Basic)")
         return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def admin_decision_api(view: F) -> F:
+    """Internal APIs that change what the admin decides (an order's status): admin credentials only.
+
+    The service token is known to every service; it may read and create, never decide (DESIGN.md: 403).
+    """
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request_is_admin():
+            return view(*args, **kwargs)
+        if request_is_service():
+            raise Forbidden("status changes take the admin's credentials, not the service token")
+        raise Unauthorized("admin credentials required (HTTP Basic)")
 
     return cast(F, wrapped)
 

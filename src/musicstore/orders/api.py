@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from musicstore.common.auth import internal_api
+from musicstore.common.auth import admin_decision_api, internal_api
 from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
@@ -79,7 +79,7 @@ def get_order(order_id: int) -> Response:
 
 
 @bp.put("/<int(signed=True):order_id>/status")
-@internal_api
+@admin_decision_api
 def change_status(order_id: int) -> Response:
     """Move an order along pending → confirmed → shipped → delivered, or cancel it (409 if not allowed)."""
     body = StatusIn.model_validate(json_object())
