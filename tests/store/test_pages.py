@@ -148,3 +148,15 @@ def test_a_page_opened_under_another_loopback_name_moves_to_the_public_one(clean
     assert client.get("/", base_url="http://shop.example:5000").status_code == 200  # never off loopback
     assert client.post("/api/albums", base_url="http://127.0.0.1:5000", json={}).status_code == 401
     get_database(app).dispose()
+
+
+@pytest.mark.parametrize("path", ["/api/albums", "/api/album/1", "/api/stats", "/healthz", "/readyz", "/metrics"])
+def test_apis_health_and_metrics_never_redirect_to_another_loopback_name(
+    clean_store_db: str, data_dir: Path, path: str
+) -> None:
+    app = create_app(store_settings(clean_store_db, data_dir, STORE_SERVICE_URL="http://localhost:5000"))
+    try:
+        answer = app.test_client().get(path, base_url="http://127.0.0.1:5000")
+        assert answer.status_code in (200, 404) and "Location" not in answer.headers
+    finally:
+        get_database(app).dispose()

@@ -66,15 +66,18 @@ class SecureWhenHttps(SecureCookieSessionInterface):
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# Answers for programs, not pages: never redirected (an HTTP client drops Authorization on a redirect).
+MACHINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 
 def _to_the_public_loopback_name() -> WerkzeugResponse | None:
     """A page opened as 127.0.0.1 when the public URL says localhost (or the reverse) moves to the public name.
 
     Browsers treat the two names as different sites: the cart's cookie would not follow a shopper between them.
-    Only loopback aliases on the same port are redirected, and only for page views (GET/HEAD).
+    Only loopback aliases on the same port are redirected, and only for page views (GET/HEAD), never the APIs,
+    health checks or metrics.
     """
-    if request.method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD") or request.path in MACHINE_PATHS or request.path.startswith("/api/"):
         return None
     settings: ServiceSettings = current_app.config["SETTINGS"]
     own = urlsplit(settings.public_url_of(current_app.config["SERVICE_NAME"]))
