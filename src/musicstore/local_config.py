@@ -73,7 +73,10 @@ def load_secrets(directory: Path) -> LocalSecrets:
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     for key in ("SECRET_KEY", "SERVICE_TOKEN", "DB_PASSWORD", "ADMIN_PASSWORD"):
         stored.setdefault(key, secrets.token_urlsafe(18 if key == "ADMIN_PASSWORD" else 32))
-    path.write_text(json.dumps(stored, indent=2))
+    # Created private, never readable by others even for a moment (chmod after writing would leave a window).
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(json.dumps(stored, indent=2))
     path.chmod(0o600)
     chosen = settings()
     return LocalSecrets(

@@ -10,7 +10,7 @@ from musicstore.cart import api, cart, checkout_views
 from musicstore.cart.context import Clients, get_clients
 from musicstore.cart.identity import init_identity
 from musicstore.cart.settings import CartSettings
-from musicstore.common.db import Database
+from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.health import health_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
@@ -27,7 +27,7 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     limiter = init_common(app, "cart", settings, extra=config)
     init_identity(app)
     if settings.uses_sqlite():
-        settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(settings.db_path)
     Database(settings.database_url()).init_app(app)
     app.extensions["cart_clients"] = Clients.from_settings(settings)
     app.extensions["payments_declined"] = get_metrics(app).counter(
@@ -51,5 +51,5 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
 def prepare(settings: CartSettings) -> None:
     """Bring the cart database to the newest schema (made on first start)."""
     if settings.uses_sqlite():
-        settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(settings.db_path)
     upgrade(MIGRATIONS, settings.database_url())

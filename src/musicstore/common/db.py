@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g
@@ -29,6 +31,16 @@ class Base(DeclarativeBase):
     """Declarative base; each service keeps its own metadata by subclassing it."""
 
     __abstract__ = True
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make a SQLite file (and its folder) private to this user before SQLite makes it: it holds names and e-mails.
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

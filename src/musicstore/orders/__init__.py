@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from musicstore.common.db import Database
+from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.health import health_blueprint
 from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
@@ -37,7 +37,7 @@ def create_app(settings: OrderSettings | None = None, **config: object) -> Flask
 def prepare(settings: OrderSettings) -> None:
     """Make the database ready: its folder (SQLite), a bounded wait for the server, then migrations."""
     if settings.uses_sqlite():
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(settings.sqlite_path)
     database = Database(settings.database_url())
     try:
         database.wait_until_ready()
