@@ -20,11 +20,11 @@ import musicstore.cart
 import musicstore.orders
 import musicstore.store
 from musicstore.cart.settings import CartSettings
-from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
+from musicstore.common.embedded_pg import EmbeddedPostgres
 from musicstore.common.migrate import upgrade
 from musicstore.orders.settings import OrderSettings
 from tests.conftest import new_database
-from tests.support.live import LiveService, stack_env, three_services
+from tests.support.live import LiveService, stack_layout, three_services
 
 ADMIN_PASSWORD = "e2e-admin-password"
 SERVICE_TOKEN = "e2e-service-token"
@@ -118,11 +118,8 @@ class Shopper:
 def stack(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Store, orders and cart running for the whole session."""
     root = tmp_path_factory.mktemp("e2e")
-    data_dir = root / "var"
-    data_dir.mkdir()
-    ports = {name: free_port() for name in ("store", "orders", "cart")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    env = stack_env(data_dir, urls, admin_password=ADMIN_PASSWORD, service_token=SERVICE_TOKEN)
+    layout = stack_layout(root, admin_password=ADMIN_PASSWORD, service_token=SERVICE_TOKEN)
+    data_dir, ports, env = layout.data_dir, layout.ports, layout.env
     store_url = new_database(pg_server, "e2e_store")
     upgrade(musicstore.store.MIGRATIONS, store_url)
     order_db, cart_db = data_dir / "orders.db", data_dir / "cart.db"

@@ -7,10 +7,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from musicstore.common.embedded_pg import free_port
 
 
 class ServiceNotReady(Exception):
@@ -79,6 +82,25 @@ class LiveService:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout)
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    """Where a test stack lives: its data folder, the services' free ports, and their shared environment."""
+
+    data_dir: Path
+    ports: dict[str, int]
+    env: dict[str, str]
+
+
+def stack_layout(root: Path, *, admin_password: str, service_token: str) -> StackLayout:
+    """A data folder under root, a free port per service, and the environment they share."""
+    data_dir = root / "var"
+    data_dir.mkdir()
+    ports = {name: free_port() for name in ("store", "orders", "cart")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = stack_env(data_dir, urls, admin_password=admin_password, service_token=service_token)
+    return StackLayout(data_dir, ports, env)
 
 
 def stack_env(data_dir: Path, urls: dict[str, str], *, admin_password: str, service_token: str) -> dict[str, str]:

@@ -20,11 +20,11 @@ import musicstore.cart
 import musicstore.orders
 import musicstore.store
 from musicstore.cart.settings import CartSettings
-from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
+from musicstore.common.embedded_pg import EmbeddedPostgres
 from musicstore.orders.settings import OrderSettings
 from musicstore.store.settings import StoreSettings
 from tests.conftest import new_database
-from tests.support.live import LiveService, stack_env, three_services
+from tests.support.live import LiveService, stack_layout, three_services
 
 ADMIN_PASSWORD = "traffic-admin-password"
 SERVICE_TOKEN = "traffic-service-token"
@@ -119,11 +119,8 @@ def summary_of(path: Path) -> dict[str, Any]:
 def shop(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """The three services running for one test module, on a seeded demo catalog of their own."""
     root = tmp_path_factory.mktemp("traffic")
-    data_dir = root / "var"
-    data_dir.mkdir()
-    ports = {name: free_port() for name in ("store", "orders", "cart")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    env = stack_env(data_dir, urls, admin_password=ADMIN_PASSWORD, service_token=SERVICE_TOKEN)
+    layout = stack_layout(root, admin_password=ADMIN_PASSWORD, service_token=SERVICE_TOKEN)
+    data_dir, ports, env = layout.data_dir, layout.ports, layout.env
     store_url = new_database(pg_server, f"traffic_{ports['store']}")
     musicstore.store.prepare(StoreSettings(DATABASE_URL=store_url, DATA_DIR=data_dir))
     musicstore.orders.prepare(OrderSettings(DATA_DIR=data_dir))
