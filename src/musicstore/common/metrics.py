@@ -7,6 +7,17 @@ import time
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+# Label values come from a fixed set: a method any client may invent, or a path nothing routes, would otherwise
+# add a time series per request and grow /metrics (and the worker's memory) without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED = "unmatched"
+
+
+def method_label(method: str) -> str:
+    """The method as a label value: a standard one by name, any other as "other"."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
 
 class Metrics:
     """The metrics of one app, on a registry of its own."""
@@ -40,11 +51,12 @@ class Metrics:
         app.add_url_rule("/metrics", "metrics", _serve_metrics)
 
     def _observe(self, response: Response) -> Response:
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        endpoint = request.url_rule.rule if request.url_rule else UNMATCHED
+        method = method_label(request.method)
         started = g.get("request_started")
         if started is not None:
-            self.latency.labels(request.method, endpoint).observe(time.perf_counter() - started)
-        self.requests.labels(request.method, endpoint, str(response.status_code)).inc()
+            self.latency.labels(method, endpoint).observe(time.perf_counter() - started)
+        self.requests.labels(method, endpoint, str(response.status_code)).inc()
         return response
 
 
