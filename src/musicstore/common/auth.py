@@ -7,8 +7,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import parse
 from werkzeug.exceptions import Forbidden, Unauthorized
+
+from musicstore.common.errors import TooManyAttempts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,10 +37,55 @@ def is_admin_session() -> bool:
     return bool(session.get("admin"))
 
 
+def _login_limit_keys() -> tuple[Limiter, str, tuple[str, ...]] | None:
+    """The limiter, the limit and the count's keys of this client's log-in attempts (None when limits are off)."""
+    limiter: Limiter = current_app.extensions["login_limiter"]  # set by the log-in blueprint
+    if not limiter.enabled:
+        return None
+    # The service is part of the key: the replicas of several services may share one limit store.
+    service = str(current_app.config["SERVICE_NAME"])
+    return limiter, current_app.config["LOGIN_RATE_LIMIT"], ("login", service, get_remote_address())
+
+
+def refuse_when_login_limit_reached() -> None:
+    """Raise TooManyAttempts when this client address has used up its log-in attempts."""
+    found = _login_limit_keys()
+    if found is None:
+        return
+    limiter, rate, keys = found
+    item = parse(rate)
+    if not limiter.limiter.test(item, *keys):
+        raise TooManyAttempts(rate, retry_after=item.get_expiry())
+
+
+def count_login_attempt() -> None:
+    """Count one log-in attempt (a form log-in, or HTTP Basic with wrong credentials) against this address."""
+    found = _login_limit_keys()
+    if found is not None:
+        limiter, rate, keys = found
+        limiter.limiter.hit(parse(rate), *keys)
+
+
 def request_is_admin() -> bool:
-    """True when the request carries the admin's HTTP Basic credentials."""
+    """True when the request carries the admin's HTTP Basic credentials.
+
+    Basic credentials are a log-in: a client that has used up its attempts gets 429 (right password or not, or
+    guessing would go on), and wrong ones count against the same per-address limit as the log-in form.
+    """
+    if "basic_admin" not in g:
+        g.basic_admin = _check_basic()
+    return bool(g.basic_admin)
+
+
+def _check_basic() -> bool:
     auth = request.authorization
-    return auth is not None and auth.type == "basic" and check_admin(auth.username or "", auth.password or "")
+    if auth is None or auth.type != "basic":
+        return False
+    refuse_when_login_limit_reached()
+    if check_admin(auth.username or "", auth.password or ""):
+        return True
+    count_login_attempt()
+    return False
 
 
 def request_is_service() -> bool:

@@ -24,6 +24,15 @@ class ApiError(Exception):
         self.extra = extra
 
 
+class TooManyAttempts(Exception):
+    """A client used up a rate limit we count ourselves (log-in attempts); answered 429 with Retry-After."""
+
+    def __init__(self, limit: str, retry_after: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+        self.retry_after = max(1, retry_after)
+
+
 def wants_json() -> bool:
     """True for API paths and for clients that sent or asked for JSON."""
     if request.path.startswith("/api/") or request.is_json:
@@ -59,6 +68,14 @@ def _seconds_until_reset(exc: RateLimitExceeded) -> int:
         return 60
 
 
+def _too_many(limit: str, seconds: int) -> Response:
+    response = error_response(
+        f"Too many attempts (the limit is {limit}). Please wait {seconds} seconds and try again.", 429
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers that turn every failure into a clean answer."""
 
@@ -78,12 +95,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> Response:
-        seconds = _seconds_until_reset(exc)
-        response = error_response(
-            f"Too many attempts (the limit is {exc.description}). Please wait {seconds} seconds and try again.", 429
-        )
-        response.headers["Retry-After"] = str(seconds)
-        return response
+        return _too_many(exc.description or "", _seconds_until_reset(exc))
+
+    @app.errorhandler(TooManyAttempts)
+    def _too_many_attempts(exc: TooManyAttempts) -> Response:
+        return _too_many(exc.limit, exc.retry_after)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

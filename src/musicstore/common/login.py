@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from musicstore.common.auth import check_admin
+from musicstore.common.auth import check_admin, count_login_attempt, refuse_when_login_limit_reached
 
 
 class LoginForm(FlaskForm):
@@ -32,14 +33,23 @@ def _safe_next(target: str | None, default: str) -> str:
 
 
 def login_blueprint(limiter: Limiter, home_endpoint: str) -> Blueprint:
-    """The /login and /logout pages; log-in attempts are rate-limited per client address."""
+    """The /login and /logout pages; log-in attempts are rate-limited per client address.
+
+    The count is the one failed HTTP Basic attempts use too (common.auth), kept in the limiter's storage.
+    """
     bp = Blueprint("auth", __name__)
 
+    @bp.record_once
+    def _share_the_limiter(state: Any) -> None:
+        state.app.extensions["login_limiter"] = limiter
+
     @bp.route("/login", methods=["GET", "POST"])
-    @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
     def login() -> str | Response:
         """Show the log-in form and log the admin in."""
         form = LoginForm()
+        if request.method == "POST":
+            refuse_when_login_limit_reached()
+            count_login_attempt()
         if form.validate_on_submit():
             if check_admin(form.username.data or "", form.password.data or ""):
                 session.clear()
