@@ -29,6 +29,9 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     app.extensions["reservations_refused"] = get_metrics(app).counter(
         "stock_reservations_refused_total", "Stock reservations refused for lack of stock"
     )
+    app.extensions["stock_returned"] = get_metrics(app).counter(
+        "stock_returned_total", "Reservations whose stock went back because their order was cancelled"
+    )
     app.register_blueprint(shop.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(admin.bp)

@@ -48,7 +48,7 @@ class Reservation(StoreBase):
     __tablename__ = "reservations"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # reserved | released
+    status: Mapped[str] = mapped_column(String(16))  # reserved | released | returned
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     lines: Mapped[list[ReservationLine]] = relationship(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from musicstore.common.db import MAX_ID
+from musicstore.common.keys import ReservationId
 from musicstore.common.text import NoControl, ShortText
 from musicstore.store.models import Album
 
@@ -58,16 +59,24 @@ class ReserveIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reservation_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    reservation_id: ReservationId
     items: list[StockLine] = Field(min_length=1, max_length=100)
 
 
 class ReleaseIn(BaseModel):
-    """A request to give a reservation's stock back."""
+    """A request to give a reservation's stock back: checkout failed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    reservation_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    reservation_id: ReservationId
+
+
+class ReturnIn(BaseModel):
+    """A request to give a cancelled order's reserved stock back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reservation_id: ReservationId
 
 
 class StockChangeIn(BaseModel):

@@ -1,4 +1,8 @@
-"""Stock: reservations (all lines or none, once per reservation id) and restocks, never below zero."""
+"""Stock: reservations (all lines or none, once per reservation id) and restocks, never below zero.
+
+A reservation ends once: `released` (its checkout failed) or `returned` (its order was cancelled);
+either way its stock goes back exactly once, and an ended id never reserves again.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from musicstore.common.db import MAX_ID
 from musicstore.store.models import Album, Reservation, ReservationLine
 from musicstore.store.schemas import MAX_STOCK
 
-RESERVED, RELEASED = "reserved", "released"
+RESERVED, RELEASED, RETURNED = "reserved", "released", "returned"
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,16 @@ class StockUnavailable(Exception):
         self.shortages = shortages
 
 
-class ReservationAlreadyReleased(Exception):
-    """The reservation id was released before; it cannot reserve again."""
+class ReservationEnded(Exception):
+    """The reservation was released or returned before: its stock went back already."""
+
+    def __init__(self, reservation_id: str, status: str) -> None:
+        super().__init__(f"reservation {reservation_id} was {status}")
+        self.status = status
+
+
+class UnknownReservation(Exception):
+    """No reservation has this id."""
 
 
 class ReservationConflict(Exception):
@@ -84,8 +96,8 @@ def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]])
     reservation, made_now = _claim(session, reservation_id, RESERVED)
     lines = merge_lines(items)
     if not made_now:
-        if reservation.status == RELEASED:
-            raise ReservationAlreadyReleased(reservation_id)
+        if reservation.status != RESERVED:
+            raise ReservationEnded(reservation_id, reservation.status)
         if [(line.album_id, line.quantity) for line in reservation.lines] != lines:
             raise ReservationConflict(reservation_id)
         return reservation
@@ -107,13 +119,33 @@ def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]])
 
 
 def release(session: Session, reservation_id: str) -> Reservation:
-    """Give a reservation's stock back once; an unknown id is remembered as released."""
+    """Give a failed checkout's stock back once; an unknown id is remembered as released."""
     reservation, _ = _claim(session, reservation_id, RELEASED)
+    if reservation.status == RETURNED:
+        raise ReservationEnded(reservation_id, RETURNED)
     if reservation.status == RESERVED:
-        for line in reservation.lines:
-            session.execute(update(Album).where(Album.id == line.album_id).values(stock=Album.stock + line.quantity))
-        reservation.status = RELEASED
+        _end(session, reservation, RELEASED)
     return reservation
+
+
+def return_stock(session: Session, reservation_id: str) -> tuple[Reservation, bool]:
+    """Give a cancelled order's stock back once; True when it went back now (not on a repeat)."""
+    reservation = session.get(Reservation, reservation_id, with_for_update=True)
+    if reservation is None:
+        raise UnknownReservation(reservation_id)
+    if reservation.status == RELEASED:
+        raise ReservationEnded(reservation_id, RELEASED)
+    if reservation.status == RETURNED:
+        return reservation, False
+    _end(session, reservation, RETURNED)
+    return reservation, True
+
+
+def _end(session: Session, reservation: Reservation, status: str) -> None:
+    """Put a held reservation's copies back in stock (relative, in one UPDATE per line) and close it."""
+    for line in reservation.lines:
+        session.execute(update(Album).where(Album.id == line.album_id).values(stock=Album.stock + line.quantity))
+    reservation.status = status
 
 
 def restock(session: Session, album_id: int, delta: int) -> Album:

@@ -1,4 +1,5 @@
-"""The internal stock API the cart calls at checkout: reserve and release, idempotent by id."""
+"""The internal stock API: the cart reserves and releases at checkout, the order service returns a
+cancelled order's stock; each is idempotent by reservation id."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
 from musicstore.store import stock
-from musicstore.store.schemas import ReleaseIn, ReserveIn
+from musicstore.store.schemas import ReleaseIn, ReserveIn, ReturnIn
 
 bp = Blueprint("stock_api", __name__, url_prefix="/api/stock")
 
@@ -36,8 +37,8 @@ def reserve() -> Response:
         ) from None
     except stock.ReservationConflict:
         raise ApiError("this reservation_id was already used for other lines", 422) from None
-    except stock.ReservationAlreadyReleased:
-        raise ApiError("this reservation was released and cannot be used again", 409) from None
+    except stock.ReservationEnded as exc:
+        raise ApiError(f"this reservation was {exc.status} and cannot be used again", 409) from None
     return jsonify(answer)
 
 
@@ -46,6 +47,29 @@ def reserve() -> Response:
 def release() -> Response:
     """Give a reservation's stock back (repeating it changes nothing)."""
     body = ReleaseIn.model_validate(json_object())
-    with get_database(current_app).transaction() as session:
-        answer = stock.reservation_json(stock.release(session, body.reservation_id))
+    try:
+        with get_database(current_app).transaction() as session:
+            answer = stock.reservation_json(stock.release(session, body.reservation_id))
+    except stock.ReservationEnded:
+        raise ApiError(
+            "this reservation was returned (its order was cancelled): its stock is back already", 409
+        ) from None
+    return jsonify(answer)
+
+
+@bp.post("/return")
+@internal_api
+def return_stock() -> Response:
+    """Give a cancelled order's stock back once (repeating it changes nothing; 409 if it was released)."""
+    body = ReturnIn.model_validate(json_object())
+    try:
+        with get_database(current_app).transaction() as session:
+            reservation, returned_now = stock.return_stock(session, body.reservation_id)
+            answer = stock.reservation_json(reservation)
+    except stock.UnknownReservation:
+        raise ApiError(f"reservation {body.reservation_id} not found", 404) from None
+    except stock.ReservationEnded:
+        raise ApiError("this reservation was released (its checkout failed): its stock is back already", 409) from None
+    if returned_now:
+        current_app.extensions["stock_returned"].inc()
     return jsonify(answer)
