@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_limiter import Limiter
@@ -16,6 +17,11 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from musicstore.common.errors import TooManyAttempts
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+Origin = tuple[str, str, int]
 
 
 def _settings() -> Any:
@@ -95,11 +101,48 @@ def request_is_service() -> bool:
     return scheme.lower() == "bearer" and _same(token.strip(), _settings().SERVICE_TOKEN)
 
 
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) of a URL or an Origin header, or None when it names no usable origin ("null")."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
+
+
+def shop_origins() -> set[Origin]:
+    """The origins of every public and service URL of the shop; a loopback host stands for its aliases."""
+    settings = _settings()
+    urls = [
+        getattr(settings, f"{name}_{kind}_URL") for name in ("STORE", "CART", "ORDER") for kind in ("PUBLIC", "SERVICE")
+    ]
+    trusted: set[Origin] = set()
+    for origin in filter(None, map(origin_of, urls)):
+        scheme, host, port = origin
+        trusted.update((scheme, alias, port) for alias in (LOOPBACK if host in LOOPBACK else {host}))
+    return trusted
+
+
+def refuse_cross_site_write() -> None:
+    """403 for a write whose Origin is not one of the shop's URLs; a write without an Origin passes.
+
+    A page of another site, riding on credentials the browser keeps (HTTP Basic), must not change anything;
+    servers and curl send no Origin.
+    """
+    origin = request.headers.get("Origin")
+    if request.method in WRITE_METHODS and origin is not None and origin_of(origin) not in shop_origins():
+        raise Forbidden("writes from another site's pages are refused (Origin is not the shop's)")
+
+
 def admin_api(view: F) -> F:
     """Admin APIs: HTTP Basic with the admin credentials."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        refuse_cross_site_write()
         if not request_is_admin():
             raise Unauthorized("admin credentials required (HTTP Basic)")
         return view(*args, **kwargs)
@@ -115,6 +158,7 @@ def admin_decision_api(view: F) -> F:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        refuse_cross_site_write()
         if request_is_admin():
             return view(*args, **kwargs)
         if request_is_service():
@@ -129,6 +173,7 @@ def internal_api(view: F) -> F:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        refuse_cross_site_write()
         if not (request_is_service() or request_is_admin()):
             raise Unauthorized("service token (Bearer) or admin credentials (Basic) required")
         return view(*args, **kwargs)
