@@ -65,6 +65,9 @@ class SecureWhenHttps(SecureCookieSessionInterface):
         return bool(super().get_cookie_secure(app) or request.is_secure)
 
 
+# Every page of these shows, or may show, a customer's data (names, e-mails, orders, cart lines).
+CUSTOMER_DATA_SERVICES = frozenset({"orders", "cart"})
+
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # Answers for programs, not pages: never redirected (an HTTP client drops Authorization on a redirect).
 MACHINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
@@ -99,9 +102,7 @@ def _template_context(settings: ServiceSettings) -> dict[str, Any]:
 
 
 def _security_headers(response: Response) -> Response:
-    """CSP, nosniff, framing and referrer rules on every answer."""
-    from flask import current_app
-
+    """CSP, nosniff, framing and referrer rules on every answer; no-store on pages with private data."""
     settings: ServiceSettings = current_app.config["SETTINGS"]
     forms = " ".join(sorted({settings.STORE_PUBLIC_URL, settings.CART_PUBLIC_URL, settings.ORDER_PUBLIC_URL}))
     response.headers.setdefault(
@@ -113,4 +114,11 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if response.mimetype == "text/html" and _page_is_private():
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _page_is_private() -> bool:
+    """True for a page a browser or proxy must not keep: one with customer data, or one made for the admin."""
+    return current_app.config["SERVICE_NAME"] in CUSTOMER_DATA_SERVICES or is_admin_session()
