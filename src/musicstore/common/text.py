@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from musicstore.common.errors import ApiError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+WITHOUT_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # the same rule as a JSON Schema pattern
 # A pragmatic address check shared by every service: local part up to 64, a dotted domain, no empty labels.
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 MAX_EMAIL = 254
@@ -41,7 +44,21 @@ def query_text(args: Mapping[str, str], name: str, max_length: int = 200) -> str
     return value
 
 
-NoControl = AfterValidator(no_control_characters)
+class _NoControl:
+    """Refuses control characters after the other checks, and says so in the JSON Schema (as a pattern)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(no_control_characters, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", WITHOUT_CONTROL_CHARACTERS)
+        return json_schema
+
+
+NoControl = _NoControl()
 """Add to an Annotated str of a request body to refuse control characters."""
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControl]

@@ -12,8 +12,10 @@ from musicstore.common.health import health_blueprint
 from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
+from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.web import csrf, init_common
 from musicstore.store import admin, api, shop, stats, stock_api
+from musicstore.store.openapi import store_document
 from musicstore.store.seed import seed_catalog
 from musicstore.store.settings import StoreSettings
 
@@ -39,6 +41,7 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     app.register_blueprint(api.bp)
     app.register_blueprint(stock_api.bp)
     app.register_blueprint(health_blueprint())
+    app.register_blueprint(openapi_blueprint(store_document))
     csrf.exempt(api.bp)
     csrf.exempt(stock_api.bp)
     return app
