@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
@@ -22,10 +22,19 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
+# What may stay as it is in a `next`; everything else is percent-encoded.
+URL_CHARACTERS = "/?#[]@!$&'()*+,;=-._~:%"
+
+
 def _safe_next(target: str | None, default: str) -> str:
-    """Only follow a `next` that stays on this site."""
+    """Only follow a `next` that stays on this site, encoded so that it can be a header.
+
+    CR/LF would split the Location header; tabs, spaces and backslashes are encoded too, as a browser would
+    drop a tab ("/<TAB>/evil.example" is "//evil.example") or read a backslash as a slash.
+    """
     if not target:
         return default
+    target = quote(target, safe=URL_CHARACTERS)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 from flask.sessions import SecureCookieSessionInterface
@@ -88,8 +88,15 @@ def _to_the_public_loopback_name() -> WerkzeugResponse | None:
         return None
     asked = urlsplit(request.host_url)
     if asked.hostname in LOOPBACK_NAMES and asked.port == own.port and asked.hostname != own.hostname:
-        return redirect(f"{own.scheme}://{own.netloc}{request.full_path.rstrip('?')}", code=302)
+        return redirect(f"{own.scheme}://{own.netloc}{_path_and_query()}", code=302)
     return None
+
+
+def _path_and_query() -> str:
+    """This request's path and query as they can go into a Location header (a CR/LF in a path is encoded)."""
+    path = quote(request.path, safe="/!$&'()*+,;=:@-._~")
+    query = quote(request.query_string.decode("latin-1"), safe="/?!$&'()*+,;=:@-._~%")
+    return f"{path}?{query}" if query else path
 
 
 def _template_context(settings: ServiceSettings) -> dict[str, Any]:
