@@ -10,11 +10,14 @@ import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from musicstore.cart import create_app, prepare
+from musicstore.cart.checkout import Checkout
 from musicstore.cart.context import Clients
+from musicstore.cart.reconcile import Reconciler
 from musicstore.cart.settings import CartSettings
-from musicstore.common.db import get_database
+from musicstore.common.db import Database, get_database
 from tests.cart.fakes import FakeOrders, FakeStore
 
 STORE_URL = "http://store.test"
@@ -38,6 +41,7 @@ def cart_settings(data_dir: Path, **overrides: Any) -> CartSettings:
         STORE_SERVICE_URL=STORE_URL,
         CART_SERVICE_URL=CART_URL,
         ORDER_SERVICE_URL="http://orders.test",
+        RECONCILE_INTERVAL=0,  # tests settle checkouts themselves, with Reconciler.sweep
     )
     values.update(overrides)
     return CartSettings(**values)
@@ -106,3 +110,19 @@ def csrf_token(client: FlaskClient) -> str:
     meta = page(client, "/cart").select_one('meta[name="csrf-token"]')
     assert meta is not None
     return str(meta["content"])
+
+
+@pytest.fixture()
+def sessions(data_dir: Path) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a migrated, empty cart database."""
+    settings = cart_settings(data_dir)
+    prepare(settings)
+    database = Database(settings.database_url())
+    yield database.sessionmaker
+    database.dispose()
+
+
+@pytest.fixture()
+def checkout(sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> Checkout:
+    """The checkout with the fakes."""
+    return Checkout(reconciler=Reconciler(sessions, store, orders))  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ refuses a key reused for another order (422). Drift between the cart and those r
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -85,16 +86,38 @@ class FakeStore:
 
 @dataclass
 class FakeOrders:
-    """An order service that makes one order per idempotency key, checking bodies as the real one does."""
+    """An order service that makes one order per idempotency key, checking bodies as the real one does.
+
+    Its failures: `down` (nothing reaches it: certainly no order), `silent` (calls reach it and time out
+    without an answer; with `works_when_silent` it makes the order all the same), `lookups_down`.
+    """
 
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
+    silent: bool = False
+    works_when_silent: bool = False
+    lookups_down: bool = False
     calls: int = 0
+    lookups: int = 0
 
     def create_order(self, idempotency_key: str, order: dict[str, Any]) -> PlacedOrder:
         self.calls += 1
         if self.down:
+            raise DownstreamUnavailable("orders", "unreachable (ConnectionError)", sent=False)
+        if self.silent:
+            if self.works_when_silent:
+                self._make(idempotency_key, order)
             raise DownstreamUnavailable("orders", "no answer within 3s")
+        return self._make(idempotency_key, order)
+
+    def find_order(self, idempotency_key: str) -> PlacedOrder | None:
+        self.lookups += 1
+        if self.down or self.silent or self.lookups_down:
+            raise DownstreamUnavailable("orders", "no answer within 2s")
+        known = self.orders.get(idempotency_key)
+        return None if known is None else self._make(idempotency_key, known)
+
+    def _make(self, idempotency_key: str, order: dict[str, Any]) -> PlacedOrder:
         try:
             checked = OrderIn.model_validate(order)
         except ValidationError as exc:
@@ -110,7 +133,21 @@ class FakeOrders:
             order_number=f"ORD-{number:05d}",
             total=checked.computed_total(),
             tracking_url=f"http://orders.test/track/ORD-{number:05d}",
+            quantities={line.album_id: line.quantity for line in checked.items},
         )
 
     def ping(self) -> bool:
-        return not self.down
+        return not (self.down or self.silent)
+
+
+@dataclass
+class HeldOrders(FakeOrders):
+    """An order service that holds each order call open until the test lets it go: overlap without timing."""
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    let_go: threading.Event = field(default_factory=threading.Event)
+
+    def create_order(self, idempotency_key: str, order: dict[str, Any]) -> PlacedOrder:
+        self.entered.set()
+        assert self.let_go.wait(10), "the test never let the order call go"
+        return super().create_order(idempotency_key, order)

@@ -3,44 +3,26 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from musicstore.cart import prepare
-from musicstore.cart.checkout import CART_BUSY, STALE_AFTER, Checkout, CheckoutRefused, reservation_id_for
+from musicstore.cart.attempts import CART_BUSY, CheckoutRefused, reservation_id_for
+from musicstore.cart.checkout import Checkout
 from musicstore.cart.items import cart_lines, lock_cart, set_quantity
 from musicstore.cart.models import FAILED, INTERRUPTED, PENDING, Cart, CheckoutAttempt
 from musicstore.cart.payment import Card, PaymentForm
-from musicstore.common.db import Database, utcnow
+from musicstore.cart.reconcile import Reconciler
+from musicstore.common.db import utcnow
 from musicstore.common.http import DownstreamRejected, DownstreamUnavailable
-from tests.cart.conftest import cart_settings
-from tests.cart.fakes import FakeOrders, FakeStore
+from tests.cart.fakes import FakeOrders, FakeStore, HeldOrders
 
 CART = "cart-aaaaaaaaaaaaaaaaaaaa"
 GOOD_CARD = PaymentForm(name="Ada", email="ada@example.com", card=Card("4242424242424242", 12, 2039))
 DECLINED_CARD = PaymentForm(name="Ada", email="ada@example.com", card=Card("4000000000000002", 12, 2039))
-
-
-@pytest.fixture()
-def sessions(data_dir: Path) -> Iterator[sessionmaker[Session]]:
-    """Sessions on a migrated, empty cart database."""
-    settings = cart_settings(data_dir)
-    prepare(settings)
-    database = Database(settings.database_url())
-    yield database.sessionmaker
-    database.dispose()
-
-
-@pytest.fixture()
-def checkout(sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders) -> Checkout:
-    """The checkout with the fakes."""
-    return Checkout(sessions=sessions, store=store, orders=orders)  # type: ignore[arg-type]
 
 
 def fill(sessions: sessionmaker[Session], lines: dict[int, int], cart_id: str = CART) -> None:
@@ -87,9 +69,7 @@ def test_a_declined_card_releases_the_reservation_and_keeps_the_cart(
 ) -> None:
     declines: list[int] = []
     checkout = Checkout(
-        sessions=sessions,
-        store=store,
-        orders=orders,  # type: ignore[arg-type]
+        reconciler=Reconciler(sessions, store, orders),  # type: ignore[arg-type]
         on_decline=lambda: declines.append(1),
     )
     fill(sessions, {1: 2})
@@ -147,7 +127,7 @@ def test_only_the_ordered_lines_leave_the_cart(
             fill(sessions, {1: 3, 3: 1})  # another tab: one more copy of 1, and a new album
             return super().create_order(idempotency_key, order)
 
-    checkout = Checkout(sessions=sessions, store=store, orders=AddsDuringCheckout())  # type: ignore[arg-type]
+    checkout = Checkout(reconciler=Reconciler(sessions, store, AddsDuringCheckout()))  # type: ignore[arg-type]
     assert checkout.run(CART, "key-00000001", GOOD_CARD).ok
     assert lines_of(sessions) == {1: 1, 3: 1}
 
@@ -174,19 +154,21 @@ def test_repeating_a_declined_checkout_declines_again_without_charging(
     assert store.stock(1) == 5
 
 
-def test_two_simultaneous_submits_of_one_checkout_make_one_order(
-    sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+def test_a_submit_of_a_checkout_under_way_waits_for_it_and_answers_its_order(
+    sessions: sessionmaker[Session], store: FakeStore
 ) -> None:
-    checkout = Checkout(sessions=sessions, store=store, orders=orders, latency_ms=200)  # type: ignore[arg-type]
+    orders = HeldOrders()
+    checkout = Checkout(reconciler=Reconciler(sessions, store, orders))  # type: ignore[arg-type]
     fill(sessions, {1: 1})
-    results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(checkout.run(CART, "key-00000001", GOOD_CARD))) for _ in range(2)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results: list[Any] = []
+    first = threading.Thread(target=lambda: results.append(checkout.run(CART, "key-00000001", GOOD_CARD)))
+    first.start()
+    assert orders.entered.wait(10)  # the first submit is inside the order call
+    second = threading.Thread(target=lambda: results.append(checkout.run(CART, "key-00000001", GOOD_CARD)))
+    second.start()
+    orders.let_go.set()
+    first.join(10)
+    second.join(10)
     assert sorted(r.status for r in results) == [200, 201]
     assert {r.order_number for r in results} == {"ORD-00001"}
     assert len(orders.orders) == 1 and store.stock(1) == 4
@@ -224,13 +206,13 @@ def test_after_the_order_service_comes_back_the_same_key_makes_exactly_one_order
     orders.down = True
     first = checkout.run(CART, "key-00000001", GOOD_CARD)
     assert first.status == 503 and recorded(sessions).status == INTERRUPTED
-    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 503  # still down: tried again, not replayed
-    assert orders.calls == 2 and store.stock(1) == 5
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 503  # still down: it asks first, reserves nothing
+    assert orders.calls == 1 and orders.lookups == 1 and store.stock(1) == 5
     orders.down = False
     again = checkout.run(CART, "key-00000001", GOOD_CARD)
     assert again.ok and again.status == 201 and not again.repeated
     assert len(orders.orders) == 1 and store.stock(1) == 3 and lines_of(sessions) == {}
-    assert set(store.reservations) - store.released == {reservation_id_for("key-00000001", 3)}
+    assert set(store.reservations) - store.released == {reservation_id_for("key-00000001", 2)}
     assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 200  # now the answer is kept
 
 
@@ -260,7 +242,7 @@ def test_after_the_store_comes_back_the_same_key_checks_out(
     assert len(orders.orders) == 1 and store.stock(1) == 4
 
 
-def test_an_order_whose_reply_was_lost_is_answered_again_on_retry(
+def test_an_order_whose_reply_was_lost_is_found_by_its_key_and_the_checkout_completes(
     sessions: sessionmaker[Session], store: FakeStore
 ) -> None:
     class LosesTheFirstReply(FakeOrders):
@@ -271,13 +253,12 @@ def test_an_order_whose_reply_was_lost_is_answered_again_on_retry(
             return placed
 
     orders = LosesTheFirstReply()
-    checkout = Checkout(sessions=sessions, store=store, orders=orders)  # type: ignore[arg-type]
+    checkout = Checkout(reconciler=Reconciler(sessions, store, orders))  # type: ignore[arg-type]
     fill(sessions, {1: 2})
-    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 503
-    assert store.stock(1) == 5  # released, though the order exists: the known gap until a retry
-    again = checkout.run(CART, "key-00000001", GOOD_CARD)
-    assert again.status == 201 and again.order_number == "ORD-00001"
+    outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert outcome.status == 201 and outcome.order_number == "ORD-00001" and orders.lookups == 1
     assert len(orders.orders) == 1 and store.stock(1) == 3 and lines_of(sessions) == {}
+    assert store.released == set()  # asked before giving anything back
 
 
 def test_retrying_an_interrupted_checkout_with_an_emptied_cart_is_refused(
@@ -300,9 +281,12 @@ def test_an_abandoned_pending_checkout_is_taken_over_with_its_reservation(
     store.reserve(reservation_id_for("key-00000001"), [(1, 1)])  # the dead worker got this far
     long_ago = utcnow() - timedelta(minutes=5)
     with sessions.begin() as session:
-        session.add(CheckoutAttempt(key="key-00000001", cart_id=CART, status=PENDING, updated_at=long_ago))
+        session.add(
+            CheckoutAttempt(key="key-00000001", cart_id=CART, status=PENDING, updated_at=long_ago, deadline=long_ago)
+        )
     outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
     assert outcome.status == 201 and store.stock(1) == 4 and len(orders.orders) == 1
+    assert reservation_id_for("key-00000001") in store.released  # the dead run's stock went back first
 
 
 # The order service refusing an order (4xx) is not "unavailable".
@@ -330,7 +314,7 @@ def test_an_order_service_that_refuses_the_carts_call_is_a_502_that_may_be_retri
         def create_order(self, idempotency_key: str, order: dict[str, Any]) -> Any:
             raise DownstreamRejected("orders", "authentication required", 401)
 
-    checkout.orders = RefusesTheToken()  # type: ignore[assignment]
+    checkout.reconciler.orders = RefusesTheToken()  # type: ignore[assignment]
     fill(sessions, {1: 1})
     outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
     assert outcome.status == 502 and "authentication" not in (outcome.error or "")
@@ -391,9 +375,10 @@ def held_by(sessions: sessionmaker[Session], cart_id: str = CART) -> str | None:
 
 
 def test_parallel_payments_of_one_cart_with_different_keys_make_one_order_and_refuse_the_others(
-    sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+    sessions: sessionmaker[Session], store: FakeStore
 ) -> None:
-    checkout = Checkout(sessions=sessions, store=store, orders=orders, latency_ms=200)  # type: ignore[arg-type]
+    orders = HeldOrders()
+    checkout = Checkout(reconciler=Reconciler(sessions, store, orders))  # type: ignore[arg-type]
     fill(sessions, {1: 1})
     results: list[Any] = []
 
@@ -403,11 +388,16 @@ def test_parallel_payments_of_one_cart_with_different_keys_make_one_order_and_re
         except CheckoutRefused as refused:
             results.append(refused)
 
-    threads = [threading.Thread(target=pay, args=(f"multi-key-{n}",)) for n in range(5)]
-    for t in threads:
+    first = threading.Thread(target=pay, args=("multi-key-0",))
+    first.start()
+    assert orders.entered.wait(10)  # the first payment holds the cart, inside its order call
+    others = [threading.Thread(target=pay, args=(f"multi-key-{n}",)) for n in range(1, 5)]
+    for t in others:
         t.start()
-    for t in threads:
-        t.join()
+    for t in others:
+        t.join(10)
+    orders.let_go.set()
+    first.join(10)
     assert sorted(r.status for r in results) == [201, 409, 409, 409, 409]
     refusals = [r for r in results if isinstance(r, CheckoutRefused)]
     assert {r.message for r in refusals} == {CART_BUSY}
@@ -456,7 +446,7 @@ def test_a_claim_of_a_worker_that_died_is_taken_over_after_the_stale_bound(
     checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
 ) -> None:
     fill(sessions, {1: 1})
-    hold_cart(sessions, "dead-window", started=utcnow() - STALE_AFTER - timedelta(seconds=1))
+    hold_cart(sessions, "dead-window", started=utcnow() - Checkout(reconciler=None).stale_after - timedelta(seconds=1))
     assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 201
     assert store.stock(1) == 4 and held_by(sessions) is None
 

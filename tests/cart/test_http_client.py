@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
+import urllib3
 from flask import Flask, g
 from requests.adapters import BaseAdapter
 
 from musicstore.cart.clients import OrdersClient, StockUnavailable, StoreClient
+from musicstore.common import deadline
 from musicstore.common.http import DownstreamError, DownstreamRejected, DownstreamUnavailable
 
 Answer = Callable[[requests.PreparedRequest], requests.Response]
@@ -102,6 +105,7 @@ def test_a_post_without_an_idempotency_key_is_never_retried() -> None:
 
 def test_an_order_post_carries_its_idempotency_key_and_is_retried() -> None:
     order = {"id": 1, "order_number": "ORD-1", "total": "12.99", "tracking_url": "http://o/t/ORD-1"}
+    order["items"] = [{"album_id": 7, "quantity": 1}]
     orders, adapter = client_with(OrdersClient, (502, {}), (201, order))
     placed = orders.create_order("key-1", {"items": []})
     assert placed.order_number == "ORD-1" and placed.total == Decimal("12.99")
@@ -134,3 +138,56 @@ def test_the_request_id_travels_downstream() -> None:
 def test_ping_is_false_when_the_service_is_unreachable() -> None:
     store, _ = client_with(StoreClient, requests.ConnectionError())
     assert store.ping() is False
+
+
+def test_a_call_under_a_deadline_sends_it_on_and_waits_no_longer_than_the_time_left() -> None:
+    client, adapter = client_with(StoreClient, (200, ALBUM))
+    with deadline.within(1.0) as until:
+        client.get_album(7)
+    assert float(adapter.sent[0].headers[deadline.DEADLINE_HEADER]) == pytest.approx(until, abs=0.01)
+    assert 0 < adapter.timeouts[0] <= 1.0
+
+
+def test_a_call_without_a_deadline_sends_no_deadline_header_and_uses_the_client_timeout() -> None:
+    client, adapter = client_with(StoreClient, (200, ALBUM))
+    client.get_album(7)
+    assert deadline.DEADLINE_HEADER not in adapter.sent[0].headers
+    assert adapter.timeouts[0] == 2.5
+
+
+def test_a_call_whose_deadline_has_passed_is_not_sent_and_says_so() -> None:
+    client, adapter = client_with(StoreClient, (200, ALBUM))
+    with deadline.within(0), pytest.raises(DownstreamUnavailable) as failed:
+        client.get_album(7)
+    assert adapter.sent == []
+    assert failed.value.sent is False
+
+
+def test_a_connection_that_could_not_be_opened_was_not_sent_but_a_read_timeout_may_have_been() -> None:
+    refused = requests.ConnectionError(urllib3.exceptions.NewConnectionError(None, "refused"))  # type: ignore[arg-type]
+    client, _ = client_with(OrdersClient, refused, retries=0)
+    with pytest.raises(DownstreamUnavailable) as failed:
+        client.create_order("key-1", {})
+    assert failed.value.sent is False
+    client, _ = client_with(OrdersClient, requests.ReadTimeout(), retries=0)
+    with pytest.raises(DownstreamUnavailable) as failed:
+        client.create_order("key-1", {})
+    assert failed.value.sent is True
+
+
+def test_an_order_call_waits_a_grace_past_the_deadline_it_sends_so_a_late_order_is_known_to_be_refused() -> None:
+    client, adapter = client_with(OrdersClient, (201, {"id": 1, "order_number": "MS-1", "total": "1.00", "items": []}))
+    with deadline.within(1.0) as until:
+        client.create_order("key-1", {})
+    sent_deadline = float(adapter.sent[0].headers[deadline.DEADLINE_HEADER])
+    assert sent_deadline < until  # the order service must be done before the cart stops waiting
+    assert adapter.timeouts[0] == pytest.approx(until - time.time(), abs=0.05)
+
+
+def test_the_order_a_key_made_is_found_by_the_key_and_none_when_it_made_none() -> None:
+    order = {"id": 4, "order_number": "MS-4", "total": "25.98", "items": [{"album_id": 7, "quantity": 2}]}
+    client, adapter = client_with(OrdersClient, (200, {"items": [order], "total": 1}), (200, {"items": [], "total": 0}))
+    found = client.find_order("key-00000001")
+    assert found is not None and found.id == 4 and found.quantities == {7: 2}
+    assert "idempotency_key=key-00000001" in (adapter.sent[0].url or "")
+    assert client.find_order("key-00000002") is None

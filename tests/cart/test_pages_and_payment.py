@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
-from musicstore.common.db import get_database
+from musicstore.cart.context import reconciler
+from musicstore.cart.models import CheckoutAttempt
+from musicstore.common.db import get_database, utcnow
 from tests.cart.conftest import STORE_URL, VALID_CARD, cart_settings, csrf_token, make_app, page, quantities
 from tests.cart.fakes import FakeOrders, FakeStore
 
@@ -93,6 +97,7 @@ def test_the_checkout_page_has_the_summary_the_card_form_and_a_fresh_key(client:
     assert {i["name"] for i in form.select("input")} == {
         "csrf_token",
         "idempotency_key",
+        "expected_total",
         "name",
         "email",
         "card_number",
@@ -303,3 +308,79 @@ def test_the_cart_and_checkout_pages_are_never_kept_in_a_cache(client: FlaskClie
     fill(client, {1: 1})
     response = client.get(path)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_checkout_page_sends_the_total_it_shows_and_a_changed_cart_is_refused_with_the_new_total(
+    client: FlaskClient, store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(client, {1: 1})
+    html = page(client, "/checkout")
+    form = {field["name"]: field.get("value", "") for field in html.select("#payment-form input[type=hidden]")}
+    assert form["expected_total"] == "12.99"
+    fill(client, {1: 2})  # another tab: now three copies
+    response = client.post("/process_payment", data={**VALID_CARD, **form})
+    again = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    assert response.status_code == 409 and "$38.97" in again.select_one(".flash-error").text
+    assert again.select_one("#checkout-total").text == "$38.97"
+    assert again.select_one('input[name="expected_total"]')["value"] == "38.97"
+    assert orders.calls == 0 and store.stock(1) == 5 and quantities(client) == {1: 3}
+    json_answer = pay_json(client, expected_total="12.99")
+    assert json_answer.status_code == 409 and json_answer.get_json()["total"] == "38.97"
+
+
+def test_an_expected_total_that_is_not_an_amount_is_a_field_error(client: FlaskClient) -> None:
+    fill(client, {1: 1})
+    response = pay_json(client, expected_total="lots")
+    assert response.status_code == 422 and "expected_total" in response.get_json()["fields"]
+
+
+def test_a_silent_order_service_answers_202_pending_until_the_order_is_found(
+    app: Flask, client: FlaskClient, store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(client, {1: 2})
+    orders.silent, orders.works_when_silent = True, True
+    response = pay_json(client, "pending-key-1")
+    assert response.status_code == 202 and response.get_json()["status"] == "pending"
+    assert "Retry-After" in response.headers
+    assert pay_json(client, "pending-key-1").status_code == 202
+    assert quantities(client) == {1: 2}
+    orders.silent = False
+    assert reconciler(app).sweep() == 1
+    done = pay_json(client, "pending-key-1")
+    assert done.status_code == 200 and done.get_json()["order_number"] == "ORD-00001"
+    assert quantities(client) == {} and len(orders.orders) == 1
+
+
+def test_a_shopper_told_pending_by_form_sees_a_page_that_refreshes_and_then_the_confirmation(
+    app: Flask, client: FlaskClient, orders: FakeOrders
+) -> None:
+    fill(client, {1: 1})
+    orders.silent, orders.works_when_silent = True, True
+    data = {**VALID_CARD, "idempotency_key": "k-pending-form-1", "csrf_token": csrf_token(client)}
+    response = client.post("/process_payment", data=data)
+    assert response.status_code == 303
+    waiting = client.get(response.headers["Location"])
+    html = BeautifulSoup(waiting.get_data(as_text=True), "html.parser")
+    assert waiting.status_code == 202 and html.select_one("#order-pending") is not None
+    assert html.select_one('meta[http-equiv="refresh"]') is not None
+    orders.silent = False
+    reconciler(app).sweep()
+    cart_page = page(client, "/cart")  # the shopper's next view says what became of it
+    assert "ORD-00001 is confirmed" in cart_page.select_one(".flash-success").text
+    assert page(client, response.headers["Location"]).select_one("#order-number").text == "ORD-00001"
+
+
+def test_a_shopper_told_pending_whose_order_was_not_made_is_told_and_keeps_the_cart(
+    app: Flask, client: FlaskClient, store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(client, {1: 1})
+    orders.silent = True
+    assert pay_json(client, "k-pending-none-1").status_code == 202
+    orders.silent = False
+    with app.app_context(), get_database(app).transaction() as session:
+        session.execute(update(CheckoutAttempt).values(deadline=utcnow() - timedelta(minutes=1)))
+    assert reconciler(app).sweep() == 1
+    cart_page = page(client, "/cart")
+    assert "order service did not answer" in cart_page.select_one(".flashes .flash-error").text
+    assert quantities(client) == {1: 1} and store.stock(1) == 5
+    assert page(client, "/cart").select_one(".flashes .flash-error") is None  # told once

@@ -7,8 +7,9 @@ from pathlib import Path
 from flask import Flask
 
 from musicstore.cart import api, cart, checkout_views
-from musicstore.cart.context import Clients, get_clients
+from musicstore.cart.context import Clients, get_clients, reconciler
 from musicstore.cart.identity import init_identity
+from musicstore.cart.reconcile import SweepThread
 from musicstore.cart.settings import CartSettings
 from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.health import health_blueprint
@@ -45,6 +46,9 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
         )
     )
     csrf.exempt(api.bp)
+    if settings.RECONCILE_INTERVAL:
+        # Each process settles checkouts left unknown or abandoned (idempotent: several may run at once).
+        app.extensions["reconciler"] = SweepThread(lambda: reconciler(app).sweep(), settings.RECONCILE_INTERVAL).start()
     return app
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from musicstore.cart.checkout_views import tell_settled
 from musicstore.cart.clients import Album
 from musicstore.cart.context import STORE_DOWN, cart_settings, get_clients, priced_cart, request_fields
 from musicstore.cart.identity import current_cart_id
@@ -83,6 +84,7 @@ def _changed(message: str) -> BaseResponse:
 
 
 def _cart_page() -> str:
+    tell_settled(current_cart_id())
     try:
         priced, store_down = priced_cart(current_cart_id()), False
     except ApiError:

@@ -1,57 +1,61 @@
 """The checkout sequence: reserve stock, take payment, make the order, then empty the ordered lines.
 
 Every step is idempotent by the checkout's key: the order service receives it as Idempotency-Key,
-the store's reservation id is derived from it, and the attempt and its outcome are kept in the cart
-database, so submitting the same checkout twice makes one order and gets the same answer.
+the store's reservation id is derived from it and the run's number, and the attempt and its outcome
+are kept in the cart database (states and moves: musicstore.cart.attempts), so submitting the same
+checkout twice makes one order and gets the same answer.
 
-A final outcome (an order, a decline, a shortage, an order the order service refused) is kept for
-good. A temporary failure (the store or the order service down or slow: a 5xx answer) is not: the
-attempt is marked interrupted, and the same key runs the checkout again. The store never reserves
-again under a released reservation id, so each run reserves under the key plus its attempt number;
-the order service still sees the same key, so an order an earlier run made after all is answered
-again, not made twice. Any failure after the reservation releases it and keeps the cart; when the
-release itself fails, the attempt owes it, and the next request with the same key releases it first.
+One deadline bounds a run (CHECKOUT_TIMEOUT plus the payment's latency): every downstream call
+waits at most the time left, and the order service is told to make no order after it. An order call
+without a clear answer is not a "no": the cart asks by key (musicstore.cart.reconcile) before it
+releases anything, and answers "pending" (202) while that cannot be known. A final outcome (an order,
+a decline, a shortage, an order refused) is kept for good; after a temporary failure the attempt is
+interrupted, with its reservation given back, and the same key runs again, asking first, reserving second.
 
-One checkout per cart at a time: before reserving, a run claims the cart for its key (carts.checkout_key),
-in the same transaction that records or takes over its attempt, and frees it when the attempt ends, however
-it ends. Another key (a second browser tab) meanwhile gets a 409 and nothing is reserved or ordered; a claim
-silent for STALE_AFTER (its worker died) is taken over.
+One checkout per cart at a time: a run claims the cart for its key in the transaction that records
+the attempt, and frees it when the attempt ends; another key (a second window) meanwhile gets a 409.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
 from musicstore.cart import payment
-from musicstore.cart.clients import OrdersClient, PlacedOrder, StockUnavailable, StoreClient
-from musicstore.cart.items import cart_lines, remove_ordered
-from musicstore.cart.models import COMPLETED, FAILED, INTERRUPTED, PENDING, Cart, CheckoutAttempt
+from musicstore.cart.attempts import (
+    ABANDONED_GRACE,
+    SETTLING,
+    CheckoutRefused,
+    abandoned,
+    claim_cart,
+    move,
+    reservation_id_for,
+)
+from musicstore.cart.clients import PlacedOrder, StockUnavailable
+from musicstore.cart.models import FAILED, INTERRUPTED, PENDING, UNKNOWN, CheckoutAttempt
 from musicstore.cart.pricing import PricedCart, price_cart
+from musicstore.cart.reconcile import KEEP_CART, Reconciler
+from musicstore.common import deadline
 from musicstore.common.db import utcnow
-from musicstore.common.http import DownstreamError, DownstreamRejected
+from musicstore.common.http import DownstreamError, DownstreamRejected, DownstreamUnavailable
 from musicstore.common.money import money
 
 log = logging.getLogger(__name__)
 
-KEEP_CART = "Your cart has been kept and no payment was taken."
-STALE_AFTER = timedelta(minutes=2)  # a pending attempt (or a cart's claim) this old was abandoned by a crashed worker
-CART_BUSY = "This cart is already being checked out in another window; refresh in a moment."
+BEING_CONFIRMED = "Your order is being confirmed: the order service is slow to answer. This page will update."
 
 
 @dataclass(frozen=True)
 class CheckoutOutcome:
-    """How a checkout ended: an order, or a message and the status to answer with."""
+    """How a checkout ended (an order, or a message and a status), or that it is still being confirmed."""
 
     key: str
     status: int
@@ -65,12 +69,20 @@ class CheckoutOutcome:
     @property
     def ok(self) -> bool:
         """True when the order was made."""
-        return self.error is None
+        return self.error is None and self.status < 300 and not self.pending
+
+    @property
+    def pending(self) -> bool:
+        """True while the outcome cannot be known (202)."""
+        return self.status == 202
 
     def as_json(self) -> dict[str, Any]:
         """The JSON answer of POST /process_payment."""
+        if self.pending:
+            return {"status": "pending", "message": BEING_CONFIRMED}
         if not self.ok:
-            return {"error": self.error}
+            extra = {"total": money(self.total)} if self.total is not None else {}
+            return {"error": self.error, **extra}
         return {
             "order_id": self.order_id,
             "order_number": self.order_number,
@@ -88,85 +100,94 @@ class _StepFailed(Exception):
         self.message = message
 
 
-class CheckoutRefused(Exception):
-    """The checkout cannot start: empty cart, a key of another cart, one still in progress, or the cart is
-    being checked out under another key (another window)."""
+class _OrderUnknown(Exception):
+    """The order call gave no clear answer: the order may exist."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    def __init__(self, answered: bool) -> None:
+        super().__init__("order outcome unknown")
+        self.answered = answered  # the order service itself answered, so its side of the call is over
 
 
 @dataclass
 class Checkout:
-    """What one checkout needs: the cart database, the two downstream clients, the payment latency."""
+    """What one checkout needs: the reconciler (cart database and downstreams), the time limits, the payment."""
 
-    sessions: sessionmaker[Session]
-    store: StoreClient
-    orders: OrdersClient
+    reconciler: Reconciler
     latency_ms: int = 0
+    timeout: float = 10.0
     on_decline: Callable[[], None] = lambda: None
-    pending_wait: float = 30.0
+    pending_wait: float = 10.0
+    _budget: timedelta = field(init=False)
 
-    def run(self, cart_id: str, key: str, form: payment.PaymentForm) -> CheckoutOutcome:
-        """Check out the cart once for this key; a repeat answers what the first attempt got."""
-        with self.sessions() as session:
-            recorded = session.get(CheckoutAttempt, key)
-        if recorded is None:
+    def __post_init__(self) -> None:
+        self._budget = timedelta(seconds=self.timeout + self.latency_ms / 1000)
+
+    @property
+    def stale_after(self) -> timedelta:
+        """How long a run can possibly last: a claim of the cart older than this was abandoned."""
+        return self._budget + ABANDONED_GRACE
+
+    def run(
+        self, cart_id: str, key: str, form: payment.PaymentForm, expected_total: Decimal | None = None
+    ) -> CheckoutOutcome:
+        """Check out the cart once for this key; a repeat answers the checkout's state now."""
+        attempt = self.reconciler.load(key)
+        if attempt is None:
             started = self._start(cart_id, key)
             if isinstance(started, dict):
-                return self._proceed(cart_id, key, 1, form, started)
-            recorded = started
-        if recorded.cart_id != cart_id:
+                return self._proceed(cart_id, key, 1, form, started, expected_total)
+            attempt = started
+        if attempt.cart_id != cart_id:
             raise CheckoutRefused("This checkout key belongs to another cart.", 409)
-        if recorded.status == INTERRUPTED:
-            lines = self._take_over(recorded)
-            if lines is not None:
-                return self._retry(cart_id, recorded, form, lines)
-        return self._repeat(cart_id, recorded, form)
+        return self._resume(cart_id, attempt, form, expected_total)
 
     def _start(self, cart_id: str, key: str) -> dict[int, int] | CheckoutAttempt:
-        """Claim the cart and record the attempt as pending, together; the cart's lines when this request
-        now owns the checkout, else the attempt of this key that exists (a concurrent submit)."""
+        """Record the attempt as pending, then claim the cart, together; the cart's lines when this request
+        now owns the checkout, else the attempt of this key that another submit recorded first."""
         try:
-            with self.sessions() as session:
-                lines = _claim_cart(session, cart_id, key)
-                session.add(CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING, attempt=1))
+            with self.reconciler.sessions() as session:
+                session.add(
+                    CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING, attempt=1, deadline=self._deadline())
+                )
+                session.flush()  # a concurrent submit of the key stops here, before it looks at the cart
+                lines = claim_cart(session, cart_id, key, self.stale_after)
                 session.commit()
             return lines
-        except IntegrityError:  # the same key was recorded meanwhile; its claim of the cart stands
-            with self.sessions() as session:
-                found = session.get(CheckoutAttempt, key)
-                assert found is not None
-                return found
+        except IntegrityError:
+            found = self.reconciler.load(key)
+            assert found is not None
+            return found
 
-    def _repeat(self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm) -> CheckoutOutcome:
-        """The answer of an earlier or concurrent run; an abandoned one is taken over and finished."""
-        if not (attempt.status == PENDING and _stale(attempt)):  # a silent run is not worth waiting for
+    def _resume(
+        self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm, expected_total: Decimal | None
+    ) -> CheckoutOutcome:
+        """A submit of a known key: wait for the run under way, find out an unknown one, run an interrupted
+        one again, or repeat a final answer."""
+        if attempt.status == PENDING and not abandoned(attempt):
             attempt = self._wait_for(attempt)
-        if attempt.status == PENDING:
+        if attempt.status == UNKNOWN or abandoned(attempt):
+            attempt = self.reconciler.settle(attempt)
+        if attempt.status == INTERRUPTED:
             lines = self._take_over(attempt)
             if lines is not None:
-                return self._proceed(cart_id, attempt.key, attempt.attempt, form, lines)
-            raise CheckoutRefused("This checkout is still being processed. Refresh in a moment.", 409)
+                return self._retry(cart_id, attempt, form, lines, expected_total)
+            attempt = self.reconciler.load(attempt.key) or attempt
+        if attempt.status in SETTLING:
+            return self._pending(attempt)
         if attempt.release_owed and attempt.status == FAILED:
-            self._settle(attempt.key, attempt.attempt)
+            self._settle_release(attempt)
         return _outcome(attempt, repeated=True)
 
     def _wait_for(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
         """The attempt reloaded; waiting (bounded) while another request runs it, e.g. a double click."""
 
         @retry(
-            retry=retry_if_result(lambda a: a.status == PENDING),
+            retry=retry_if_result(lambda a: a.status == PENDING and not abandoned(a)),
             wait=wait_fixed(0.1),
             stop=stop_after_delay(self.pending_wait),
         )
         def _reload() -> CheckoutAttempt:
-            with self.sessions() as session:
-                found = session.get(CheckoutAttempt, attempt.key)
-                assert found is not None
-                return found
+            return self.reconciler.load(attempt.key) or attempt
 
         try:
             return _reload()
@@ -174,59 +195,95 @@ class Checkout:
             return exc.last_attempt.result()
 
     def _take_over(self, attempt: CheckoutAttempt) -> dict[int, int] | None:
-        """Own an interrupted attempt, or a pending one nobody has touched for STALE_AFTER (its worker died),
-        and its cart; the cart's lines, or None when another request owns the attempt."""
-        if attempt.status == PENDING and not _stale(attempt):
-            return None
-        owned = update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key)
-        if attempt.status == PENDING:  # still the same silent run, not a newer one
-            owned = owned.where(CheckoutAttempt.status == PENDING, CheckoutAttempt.updated_at == attempt.updated_at)
-        else:
-            owned = owned.where(CheckoutAttempt.status == INTERRUPTED)
-        with self.sessions() as session:
-            lines = _claim_cart(session, attempt.cart_id, attempt.key)
-            if not session.execute(owned.values(status=PENDING, updated_at=utcnow())).rowcount:  # type: ignore[attr-defined]
-                session.rollback()  # and with it the claim: the request running this key holds the cart
+        """Own an interrupted attempt and its cart; the cart's lines, or None when another request took it."""
+        with self.reconciler.sessions() as session:
+            if not move(session, attempt, PENDING, deadline=self._deadline()):
                 return None
+            lines = claim_cart(session, attempt.cart_id, attempt.key, self.stale_after)
             session.commit()
         return lines
 
     def _retry(
-        self, cart_id: str, attempt: CheckoutAttempt, form: payment.PaymentForm, lines: dict[int, int]
+        self,
+        cart_id: str,
+        attempt: CheckoutAttempt,
+        form: payment.PaymentForm,
+        lines: dict[int, int],
+        expected_total: Decimal | None,
     ) -> CheckoutOutcome:
-        """Run an interrupted checkout again, under the next reservation id, after any release it owes."""
-        if attempt.release_owed and not self._settle(attempt.key, attempt.attempt):
-            return self._fail(attempt.key, 503, f"We can't reach the store right now. {KEEP_CART}", release_owed=True)
+        """Run an interrupted checkout again: any release it owes first, then ask whether an earlier run's
+        order exists after all, and only then reserve, under the next reservation id."""
+        attempt = self.reconciler.load(attempt.key) or attempt
+        if attempt.release_owed and not self._settle_release(attempt):
+            return self._end(attempt, 503, f"We can't reach the store right now. {KEEP_CART}", release_owed=True)
+        try:
+            order = self.reconciler.find(attempt.key)
+        except DownstreamError as exc:
+            log.warning("checkout %s: cannot ask the order service before running again: %s", attempt.key, exc)
+            return self._end(attempt, 503, f"We can't reach the order service right now. {KEEP_CART}")
+        if order is not None:
+            log.error("checkout %s: an order was made after its run gave its stock back", attempt.key)
+            return _outcome(self.reconciler.complete(attempt, order), repeated=True)
         number = attempt.attempt + 1
-        with self.sessions.begin() as session:
+        with self.reconciler.sessions.begin() as session:
             session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key).values(attempt=number))
-        log.info("checkout %s: running again (attempt %d)", attempt.key, number)
-        return self._proceed(cart_id, attempt.key, number, form, lines)
+        log.info("checkout %s: running again (run %d)", attempt.key, number)
+        return self._proceed(cart_id, attempt.key, number, form, lines, expected_total)
 
     def _proceed(
-        self, cart_id: str, key: str, attempt: int, form: payment.PaymentForm, lines: dict[int, int]
+        self,
+        cart_id: str,
+        key: str,
+        number: int,
+        form: payment.PaymentForm,
+        lines: dict[int, int],
+        expected_total: Decimal | None,
     ) -> CheckoutOutcome:
-        """Price and reserve; then pay and order, releasing the reservation if either fails."""
+        """Price, reserve, pay and order within the run's deadline; find out an order call without an answer."""
         try:
-            priced = price_cart(lines, self.store)
+            with deadline.within(self._budget.total_seconds()):
+                order = self._steps(key, number, form, lines, expected_total)
+        except _OrderUnknown as unknown:
+            attempt = self.reconciler.load(key)
+            assert attempt is not None
+            attempt = self.reconciler.settle(attempt, answered=unknown.answered)
+            return self._pending(attempt) if attempt.status in SETTLING else _outcome(attempt, repeated=False)
+        except _Ended as ended:
+            return ended.outcome
+        attempt = self.reconciler.load(key)
+        assert attempt is not None
+        return _outcome(self.reconciler.complete(attempt, order), repeated=False)
+
+    def _steps(
+        self,
+        key: str,
+        number: int,
+        form: payment.PaymentForm,
+        lines: dict[int, int],
+        expected_total: Decimal | None,
+    ) -> PlacedOrder:
+        """The run itself; an outcome other than an order is raised as _Ended (or _OrderUnknown)."""
+        try:
+            priced = price_cart(lines, self.reconciler.store)
         except DownstreamError as exc:
             log.warning("checkout %s: store unavailable while pricing: %s", key, exc)
-            return self._fail(key, 503, f"We can't reach the store right now. {KEEP_CART}")
+            raise self._ended(key, 503, f"We can't reach the store right now. {KEEP_CART}") from None
         if priced.gone or not priced.lines:
-            return self._fail(key, 409, "Some albums in your cart are no longer sold. Please review your cart.")
+            raise self._ended(key, 409, "Some albums in your cart are no longer sold. Please review your cart.")
+        if expected_total is not None and expected_total != priced.total:
+            message = f"Your cart or its prices changed: the total is now ${money(priced.total)}. Please check it."
+            raise self._ended(key, 409, message, final=False, total=priced.total)
         try:
-            self.store.reserve(reservation_id_for(key, attempt), sorted(priced.quantities().items()))
+            self.reconciler.store.reserve(reservation_id_for(key, number), sorted(priced.quantities().items()))
         except StockUnavailable as exc:
-            return self._fail(key, 409, _shortage_message(priced, exc))
+            raise self._ended(key, 409, _shortage_message(priced, exc)) from None
         except DownstreamError as exc:
             log.warning("checkout %s: reservation failed: %s", key, exc)
-            message = f"We couldn't reserve your albums right now. {KEEP_CART}"
-            return self._release_and_fail(key, attempt, 503, message)
+            raise self._released(key, 503, f"We couldn't reserve your albums right now. {KEEP_CART}") from None
         try:
-            order = self._pay_and_order(key, form, priced)
+            return self._pay_and_order(key, form, priced)
         except _StepFailed as failed:
-            return self._release_and_fail(key, attempt, failed.status, failed.message)
-        return self._complete(cart_id, key, priced, order)
+            raise self._released(key, failed.status, failed.message) from None
 
     def _pay_and_order(self, key: str, form: payment.PaymentForm, priced: PricedCart) -> PlacedOrder:
         """The simulated payment, then the order under the checkout's idempotency key."""
@@ -236,102 +293,85 @@ class Checkout:
             log.info("checkout %s: payment declined (%s ending %s)", key, form.card.brand, form.card.last4)
             raise _StepFailed(402, f"{result.reason} Your cart has been kept.")
         try:
-            return self.orders.create_order(key, order_body(form, priced))
+            return self.reconciler.orders.create_order(key, order_body(form, priced))
         except DownstreamRejected as exc:
             log.warning("checkout %s: the order service refused the order (%s): %s", key, exc.status, exc.message)
             raise _StepFailed(*_refusal(exc)) from None
-        except DownstreamError as exc:
-            log.warning("checkout %s: order not made: %s", key, exc)
-            raise _StepFailed(
-                503, f"We couldn't place your order: the order service is not available. {KEEP_CART}"
-            ) from None
+        except DownstreamUnavailable as exc:
+            if not exc.sent:  # it never reached the order service: certainly no order
+                log.warning("checkout %s: order not made: %s", key, exc)
+                raise _StepFailed(
+                    503, f"We couldn't place your order: the order service is not available. {KEEP_CART}"
+                ) from None
+            log.warning("checkout %s: order call without a clear answer (%s); finding out", key, exc)
+            raise _OrderUnknown(answered=exc.status is not None and exc.status != 504) from None
+        except DownstreamError as exc:  # a malformed answer to a call that was carried out
+            log.warning("checkout %s: unreadable answer to the order call (%s); finding out", key, exc)
+            raise _OrderUnknown(answered=True) from None
 
-    def _complete(self, cart_id: str, key: str, priced: PricedCart, order: PlacedOrder) -> CheckoutOutcome:
-        """The order exists: take the ordered lines out of the cart and record the outcome."""
-        if order.total != priced.total:
-            log.warning("checkout %s: order total %s differs from the cart's %s", key, order.total, priced.total)
-        with self.sessions.begin() as session:
-            remove_ordered(session, cart_id, priced.quantities())
-            attempt = session.get(CheckoutAttempt, key)
-            assert attempt is not None
-            _free_cart(session, cart_id, key)
-            attempt.status, attempt.order_id, attempt.order_number = COMPLETED, order.id, order.order_number
-            attempt.total, attempt.tracking_url = order.total, order.tracking_url
-            attempt.error, attempt.error_status = None, None
-        log.info("checkout %s: order %s placed for %s", key, order.order_number, money(order.total))
-        return _outcome(attempt, repeated=False)
+    def _ended(self, key: str, status: int, message: str, *, final: bool | None = None, total: Any = None) -> _Ended:
+        """The run ends without an order and without a reservation: recorded, ready to raise."""
+        return _Ended(self._end(self._load(key), status, message, final=final, total=total))
 
-    def _release_and_fail(self, key: str, attempt: int, status: int, message: str) -> CheckoutOutcome:
-        released = self._release(key, attempt)
-        return self._fail(key, status, message, release_owed=not released)
+    def _released(self, key: str, status: int, message: str) -> _Ended:
+        """The run ends without an order after reserving: the reservation goes back first."""
+        attempt = self._load(key)
+        to = INTERRUPTED if status >= 500 else FAILED
+        return _Ended(_outcome(self.reconciler.release_and_end(attempt, to, status, message), repeated=False))
 
-    def _release(self, key: str, attempt: int) -> bool:
-        """Give the attempt's reservation back; False when the store could not be told."""
-        try:
-            self.store.release(reservation_id_for(key, attempt))
-            return True
-        except DownstreamError as exc:
-            # The store holds the stock until this reservation id is released: the next request
-            # with this key tries again (see _settle), or an operator releases it by hand.
-            log.error("checkout %s: could not release reservation %s: %s", key, reservation_id_for(key, attempt), exc)
-            return False
+    def _end(
+        self,
+        attempt: CheckoutAttempt,
+        status: int,
+        message: str,
+        *,
+        final: bool | None = None,
+        total: Any = None,
+        release_owed: bool = False,
+    ) -> CheckoutOutcome:
+        """Record a failure: final for a 4xx (unless told), interrupted (the key may run again) for a 5xx."""
+        to = FAILED if (status < 500 if final is None else final) else INTERRUPTED
+        ended = self.reconciler.end(attempt, to, status, message, release_owed=release_owed)
+        outcome = _outcome(ended, repeated=False)
+        return (
+            CheckoutOutcome(outcome.key, outcome.status, error=outcome.error, total=total)
+            if total is not None
+            else outcome
+        )
 
-    def _settle(self, key: str, attempt: int) -> bool:
+    def _settle_release(self, attempt: CheckoutAttempt) -> bool:
         """Release the reservation an attempt still owes the store; True once it is released."""
-        if not self._release(key, attempt):
+        if not self.reconciler.release(attempt.key, attempt.attempt):
             return False
-        with self.sessions.begin() as session:
-            session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == key).values(release_owed=False))
+        with self.reconciler.sessions.begin() as session:
+            session.execute(
+                update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key).values(release_owed=False)
+            )
         return True
 
-    def _fail(self, key: str, status: int, message: str, *, release_owed: bool = False) -> CheckoutOutcome:
-        """Record a failure: final for a 4xx, interrupted (the key may run again) for a 5xx."""
-        with self.sessions.begin() as session:
-            attempt = session.get(CheckoutAttempt, key)
-            assert attempt is not None
-            _free_cart(session, attempt.cart_id, key)
-            attempt.status = INTERRUPTED if status >= 500 else FAILED
-            attempt.error, attempt.error_status, attempt.release_owed = message, status, release_owed
-        return _outcome(attempt, repeated=False)
+    def _pending(self, attempt: CheckoutAttempt) -> CheckoutOutcome:
+        """Answer "being confirmed" and remember that a shopper waits to hear the outcome."""
+        with self.reconciler.sessions.begin() as session:
+            session.execute(
+                update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key).values(shopper_waiting=True)
+            )
+        return CheckoutOutcome(key=attempt.key, status=202)
+
+    def _deadline(self) -> Any:
+        return utcnow() + self._budget
+
+    def _load(self, key: str) -> CheckoutAttempt:
+        attempt = self.reconciler.load(key)
+        assert attempt is not None
+        return attempt
 
 
-def _claim_cart(session: Session, cart_id: str, key: str) -> dict[int, int]:
-    """Make this key the cart's one running checkout (in the session's transaction) and read the lines it buys.
+class _Ended(Exception):
+    """The run ended without an order; carries the outcome to answer."""
 
-    One atomic UPDATE: it succeeds when no checkout holds the cart, this key already does (a repeat), or the
-    holder went silent for STALE_AFTER (its worker died). The lines are read after it, so a checkout that
-    ended just before (and took its lines out) is seen.
-    """
-    now = utcnow()
-    claimed = session.execute(
-        update(Cart)
-        .where(
-            Cart.id == cart_id,
-            or_(Cart.checkout_key.is_(None), Cart.checkout_key == key, Cart.checkout_started < now - STALE_AFTER),
-        )
-        .values(checkout_key=key, checkout_started=now)
-    )
-    if not claimed.rowcount and session.get(Cart, cart_id) is not None:  # type: ignore[attr-defined]
-        raise CheckoutRefused(CART_BUSY, 409)
-    lines = cart_lines(session, cart_id)
-    if not lines:
-        raise CheckoutRefused("Your cart is empty.", 400)
-    return lines
-
-
-def _free_cart(session: Session, cart_id: str, key: str) -> None:
-    """End this key's claim of the cart (if it still holds it): another checkout may start."""
-    session.execute(
-        update(Cart)
-        .where(Cart.id == cart_id, Cart.checkout_key == key)
-        .values(checkout_key=None, checkout_started=None)
-    )
-
-
-def reservation_id_for(key: str, attempt: int = 1) -> str:
-    """The store reservation id of a checkout's run: derived from its idempotency key and attempt number."""
-    seed = key if attempt == 1 else f"{key}#{attempt}"  # the first run keeps the id earlier versions used
-    return "cart-" + hashlib.sha256(seed.encode()).hexdigest()[:40]
+    def __init__(self, outcome: CheckoutOutcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
 
 
 def order_body(form: payment.PaymentForm, priced: PricedCart) -> dict[str, Any]:
@@ -361,12 +401,6 @@ def _shortage_message(priced: PricedCart, exc: StockUnavailable) -> str:
     return f"Sorry, not enough stock: {detail}. Please adjust your cart."
 
 
-def _stale(attempt: CheckoutAttempt) -> bool:
-    """True when a pending attempt has not been touched for STALE_AFTER: its worker died."""
-    touched = attempt.updated_at.replace(tzinfo=attempt.updated_at.tzinfo or UTC)
-    return utcnow() - touched >= STALE_AFTER
-
-
 def _refusal(exc: DownstreamRejected) -> tuple[int, str]:
     """The answer to an order the order service refused (4xx): not "unavailable", and not worth a retry."""
     if exc.status in (400, 409, 422):
@@ -377,6 +411,8 @@ def _refusal(exc: DownstreamRejected) -> tuple[int, str]:
 
 
 def _outcome(attempt: CheckoutAttempt, *, repeated: bool) -> CheckoutOutcome:
+    if attempt.status in SETTLING:
+        return CheckoutOutcome(key=attempt.key, status=202, repeated=repeated)
     if attempt.status in (FAILED, INTERRUPTED):
         return CheckoutOutcome(
             key=attempt.key, status=attempt.error_status or 400, error=attempt.error, repeated=repeated

@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_limiter import Limiter
+from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
-from musicstore.cart.checkout import Checkout, CheckoutOutcome, CheckoutRefused
-from musicstore.cart.context import cart_settings, get_clients, priced_cart, request_fields
+from musicstore.cart.attempts import SETTLING, CheckoutRefused
+from musicstore.cart.checkout import BEING_CONFIRMED, Checkout, CheckoutOutcome
+from musicstore.cart.context import cart_settings, checkout_service, priced_cart, request_fields
 from musicstore.cart.identity import cart_or_address, current_cart_id
 from musicstore.cart.models import COMPLETED, CheckoutAttempt
 from musicstore.cart.payment import InvalidPaymentForm, validate_payment_form
@@ -21,18 +24,26 @@ from musicstore.common.errors import ApiError, wants_json
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 FIX_FIELDS = "Please correct the highlighted fields."
+RETRY_PENDING = 2  # seconds a client waits before asking again about a checkout being confirmed
 
 
 def _checkout_service() -> Checkout:
-    settings, clients = cart_settings(), get_clients()
-    declined = current_app.extensions["payments_declined"]
-    return Checkout(
-        sessions=get_database(current_app).sessionmaker,
-        store=clients.store,
-        orders=clients.orders,
-        latency_ms=settings.PAYMENT_LATENCY_MS,
-        on_decline=declined.inc,
-    )
+    return checkout_service(current_app.extensions["payments_declined"].inc)
+
+
+def _expected_total(values: Mapping[str, Any], errors: dict[str, str]) -> Decimal | None:
+    """The total the shopper was shown, when sent (the checkout page always sends it)."""
+    raw = values.get("expected_total")
+    if raw is None or raw == "":
+        return None
+    try:
+        amount = Decimal(str(raw).strip().lstrip("$"))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if isinstance(raw, bool) or not amount.is_finite() or amount < 0 or amount != round(amount, 2):
+        errors["expected_total"] = 'The total shown must be an amount such as "19.99".'
+        return None
+    return amount
 
 
 def _page(
@@ -60,8 +71,10 @@ def _answer(outcome: CheckoutOutcome, values: Mapping[str, Any]) -> Response | t
     if wants_json():
         response = jsonify(outcome.as_json())
         response.status_code = outcome.status
+        if outcome.pending:
+            response.headers["Retry-After"] = str(RETRY_PENDING)
         return response
-    if outcome.ok:
+    if outcome.ok or outcome.pending:
         return redirect(url_for("checkout.confirmation", key=outcome.key), 303)
     flash(outcome.error or "The payment did not go through.", "error")
     # After a temporary failure (5xx) the same key runs the checkout again; after a final one it would
@@ -94,23 +107,56 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
             errors = exc.errors
         if not IDEMPOTENCY_KEY.match(key):
             errors["idempotency_key"] = "A checkout key (8-64 letters, digits, - _ . :) is required."
+        expected_total = _expected_total(values, errors)
         if errors:
             return _invalid(values, errors, key)
         cart_id = current_cart_id()
         if not cart_id:
             raise ApiError("Your cart is empty.", 400)
         try:
-            outcome = _checkout_service().run(cart_id, key, form)
+            outcome = _checkout_service().run(cart_id, key, form, expected_total)
         except CheckoutRefused as exc:
             raise ApiError(exc.message, exc.status) from None
         return _answer(outcome, values)
 
     @bp.get("/confirmation/<key>")
-    def confirmation(key: str) -> str:
-        """The confirmation of a completed checkout: order number, total and tracking link."""
-        attempt = get_database(current_app).session.get(CheckoutAttempt, key)
-        if attempt is None or attempt.status != COMPLETED or attempt.cart_id != current_cart_id():
+    def confirmation(key: str) -> Response | tuple[str, int, dict[str, str]]:
+        """The confirmation of a checkout: the order, or "being confirmed" while its outcome is not known."""
+        attempt = get_database(current_app).session.get(CheckoutAttempt, key) if IDEMPOTENCY_KEY.match(key) else None
+        if attempt is None or attempt.cart_id != current_cart_id():
             abort(404)
-        return render_template("checkout/confirmation.html", attempt=attempt, active_tab="cart")
+        if attempt.status in SETTLING:
+            retry = {"Retry-After": str(RETRY_PENDING)}
+            return render_template("checkout/pending.html", message=BEING_CONFIRMED, active_tab="cart"), 202, retry
+        told(attempt.key)
+        if attempt.status != COMPLETED:
+            flash(attempt.error or "Your order could not be placed. Your cart has been kept.", "error")
+            return redirect(url_for("cart.show"), 303)
+        return render_template("checkout/confirmation.html", attempt=attempt, active_tab="cart"), 200, {}
 
     return bp
+
+
+def tell_settled(cart_id: str | None) -> None:
+    """Flash the outcome of this cart's checkouts that were answered "being confirmed" and have settled since."""
+    if not cart_id:
+        return
+    session = get_database(current_app).session
+    waiting = session.scalars(
+        select(CheckoutAttempt).where(CheckoutAttempt.cart_id == cart_id, CheckoutAttempt.shopper_waiting)
+    ).all()
+    for attempt in waiting:
+        if attempt.status in SETTLING:
+            flash(BEING_CONFIRMED, "info")
+            continue
+        if attempt.status == COMPLETED:
+            flash(f"Your order {attempt.order_number} is confirmed: thank you!", "success")
+        else:
+            flash(attempt.error or "Your order could not be placed. Your cart has been kept.", "error")
+        told(attempt.key)
+
+
+def told(key: str) -> None:
+    """The shopper has seen the outcome of a checkout that was answered "being confirmed"."""
+    with get_database(current_app).transaction() as session:
+        session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == key).values(shopper_waiting=False))

@@ -58,22 +58,27 @@ class StockUnavailable(Exception):
 
 @dataclass(frozen=True)
 class PlacedOrder:
-    """The order the order service made."""
+    """The order the order service made, and the copies of each album it holds."""
 
     id: int
     order_number: str
     total: Decimal
     tracking_url: str | None
+    quantities: dict[int, int]
 
     @classmethod
     def from_json(cls, data: Any) -> PlacedOrder:
         """An order from the order service's JSON; a malformed answer is a DownstreamError."""
         try:
+            quantities: dict[int, int] = {}
+            for line in data["items"]:
+                quantities[int(line["album_id"])] = quantities.get(int(line["album_id"]), 0) + int(line["quantity"])
             return cls(
                 id=int(data["id"]),
                 order_number=str(data["order_number"]),
                 total=Decimal(str(data["total"])),
                 tracking_url=data.get("tracking_url") or None,
+                quantities=quantities,
             )
         except (KeyError, TypeError, ValueError, InvalidOperation):
             raise DownstreamError("orders", "malformed order in the order service's answer") from None
@@ -115,8 +120,17 @@ class OrdersClient(ServiceClient):
     """The order service's internal API."""
 
     service = "orders"
+    callee_grace = 1.0  # the order service refuses to commit an order after the deadline it was sent
 
     def create_order(self, idempotency_key: str, order: dict[str, Any]) -> PlacedOrder:
         """Make the order once per idempotency key (the same key again gives the same order)."""
         answer = self.post("/api/orders", order, idempotent=True, headers={"Idempotency-Key": idempotency_key})
         return PlacedOrder.from_json(answer)
+
+    def find_order(self, idempotency_key: str) -> PlacedOrder | None:
+        """The order this idempotency key made, or None when it made none (so far)."""
+        answer = self.get("/api/orders", params={"idempotency_key": idempotency_key, "per_page": 1})
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise DownstreamError("orders", "malformed order list in the order service's answer")
+        return PlacedOrder.from_json(items[0]) if items else None

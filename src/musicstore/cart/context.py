@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, request
 
+from musicstore.cart.checkout import Checkout
 from musicstore.cart.clients import OrdersClient, StoreClient
 from musicstore.cart.items import cart_lines, remove_line
 from musicstore.cart.pricing import PricedCart, price_cart
+from musicstore.cart.reconcile import Reconciler
 from musicstore.cart.settings import CartSettings
 from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
@@ -41,6 +43,26 @@ def get_clients(app: Flask | None = None) -> Clients:
     """The clients bound to the app (tests replace them with fakes)."""
     clients: Clients = (app or current_app).extensions["cart_clients"]
     return clients
+
+
+def checkout_service(on_decline: Callable[[], None] = lambda: None) -> Checkout:
+    """The checkout, with the running app's database, downstream clients and time limits."""
+    settings = cart_settings()
+    return Checkout(
+        reconciler=reconciler(current_app),
+        latency_ms=settings.PAYMENT_LATENCY_MS,
+        timeout=settings.CHECKOUT_TIMEOUT,
+        on_decline=on_decline,
+    )
+
+
+def reconciler(app: Flask) -> Reconciler:
+    """What settles checkouts whose order is not known yet, with the app's database and clients."""
+    settings: CartSettings = app.config["SETTINGS"]
+    clients = get_clients(app)
+    return Reconciler(
+        get_database(app).sessionmaker, clients.store, clients.orders, lookup_seconds=min(2.0, settings.HTTP_TIMEOUT)
+    )
 
 
 def cart_settings() -> CartSettings:

@@ -10,9 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from musicstore.common.db import Base, utcnow
 
-# pending: running; completed: the order exists; failed: a final refusal (decline, shortage, refused order);
-# interrupted: a temporary failure (a service down or slow), so the same key may run the checkout again.
-PENDING, COMPLETED, FAILED, INTERRUPTED = "pending", "completed", "failed", "interrupted"
+# The states of a checkout attempt; what may follow what is musicstore.cart.attempts.TRANSITIONS.
+PENDING, UNKNOWN, COMPLETED, FAILED, INTERRUPTED = "pending", "unknown", "completed", "failed", "interrupted"
 
 
 class CartBase(Base):
@@ -30,7 +29,8 @@ class Cart(CartBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     # Which checkout key is paying for the cart now: one checkout per cart at a time (two browser tabs
-    # each carry their own key). Cleared when that checkout ends; a claim older than STALE_AFTER is void.
+    # each carry their own key). Cleared when that checkout ends; a claim past the run's deadline is void
+    # unless the outcome of its order is still unknown.
     checkout_key: Mapped[str | None] = mapped_column(String(64), default=None)
     checkout_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     items: Mapped[list[CartItem]] = relationship(
@@ -58,7 +58,7 @@ class CheckoutAttempt(CartBase):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     cart_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # pending | completed | failed | interrupted
+    status: Mapped[str] = mapped_column(String(16), index=True)  # see musicstore.cart.attempts
     attempt: Mapped[int] = mapped_column(Integer, default=1)  # numbers the store reservation id of each run
     release_owed: Mapped[bool] = mapped_column(Boolean, default=False)  # the attempt's release failed
     order_id: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -67,5 +67,10 @@ class CheckoutAttempt(CartBase):
     tracking_url: Mapped[str | None] = mapped_column(String(500), default=None)
     error: Mapped[str | None] = mapped_column(String(500), default=None)
     error_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    # No step of the run goes on after `deadline`: every downstream call is bounded by it, and the order
+    # service is told to make no order after it. So a pending attempt past it was abandoned (its worker died),
+    # and an order not found after it will never exist.
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    shopper_waiting: Mapped[bool] = mapped_column(Boolean, default=False)  # answered "pending": tell the outcome
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

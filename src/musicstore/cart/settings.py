@@ -19,6 +19,10 @@ class CartSettings(ServiceSettings):
     MAX_QUANTITY: int = Field(default=10, ge=1, le=1000)
     PAYMENT_RATE_LIMIT: str = "10 per minute"
     HTTP_RETRIES: int = Field(default=2, ge=0, le=5)
+    # One deadline for a checkout's downstream calls (the payment's latency comes on top).
+    CHECKOUT_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
+    # How often each cart process settles checkouts whose order is not known yet (0: never, for tests).
+    RECONCILE_INTERVAL: float = Field(default=5.0, ge=0, le=300)
 
     @field_validator("PAYMENT_RATE_LIMIT")
     @classmethod

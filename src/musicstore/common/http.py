@@ -2,7 +2,8 @@
 
 Only calls that are safe to repeat are retried: GETs, and POSTs that carry an idempotency key
 (the caller says so with `idempotent=True`). Every call passes on the request id and logs its
-duration.
+duration. Under a request's deadline (musicstore.common.deadline) a call waits at most the time left,
+retries included, and sends the callee the time by which it must be done.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import time
 from typing import Any
 
 import requests
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt, stop_any, wait_exponential
+from tenacity.stop import stop_base
+from urllib3.exceptions import NewConnectionError
 
+from musicstore.common import deadline
 from musicstore.common.logs import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger(__name__)
@@ -24,12 +28,15 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 class DownstreamError(Exception):
     """A call to another service failed."""
 
-    def __init__(self, service: str, message: str, status: int | None = None, body: Any = None) -> None:
+    def __init__(
+        self, service: str, message: str, status: int | None = None, body: Any = None, *, sent: bool = True
+    ) -> None:
         super().__init__(f"{service}: {message}")
         self.service = service
         self.message = message
         self.status = status
         self.body = body
+        self.sent = sent  # False only when no try can have reached the service (no connection, no time left)
 
 
 class DownstreamUnavailable(DownstreamError):
@@ -44,6 +51,9 @@ class ServiceClient:
     """One downstream service: a shared session, a timeout on every call, bounded retries."""
 
     service = "service"
+    # How much sooner than the caller stops waiting the callee must be done: time for a commit that began just
+    # before the callee's deadline to finish, so a call that timed out is known to have done nothing after it.
+    callee_grace = 0.0
 
     def __init__(
         self,
@@ -82,15 +92,22 @@ class ServiceClient:
 
     def _call(self, method: str, path: str, *, retry_safe: bool, **kwargs: Any) -> Any:
         attempts = self.retries + 1 if retry_safe else 1
+        sent = False
 
         @retry(
             retry=retry_if_exception_type(DownstreamUnavailable),
-            stop=stop_after_attempt(attempts),
+            stop=stop_any(stop_after_attempt(attempts), _NoTimeLeft()),
             wait=wait_exponential(multiplier=self.backoff, max=2),
             reraise=True,
         )
         def _once() -> Any:
-            return self._send(method, path, **kwargs)
+            nonlocal sent
+            try:
+                return self._send(method, path, **kwargs)
+            except DownstreamError as exc:
+                sent = sent or exc.sent
+                exc.sent = sent  # one try that may have arrived makes the whole call "may have arrived"
+                raise
 
         return _once()
 
@@ -99,20 +116,38 @@ class ServiceClient:
         request_id = current_request_id()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
+        timeout = self._timeout(headers)
         started = time.perf_counter()
         try:
-            response = self.session.request(
-                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
-            )
+            response = self.session.request(method, self.base_url + path, headers=headers, timeout=timeout, **kwargs)
+        except requests.ConnectTimeout:
+            self._log(method, path, "unreachable", started)
+            raise DownstreamUnavailable(self.service, "unreachable (ConnectTimeout)", sent=False) from None
         except requests.Timeout:
             self._log(method, path, "timeout", started)
-            raise DownstreamUnavailable(self.service, f"no answer within {self.timeout:g}s") from None
+            raise DownstreamUnavailable(self.service, f"no answer within {timeout:g}s") from None
         except requests.RequestException as exc:
             self._log(method, path, "unreachable", started)
-            raise DownstreamUnavailable(self.service, f"unreachable ({type(exc).__name__})") from None
+            sent = not _never_connected(exc)
+            raise DownstreamUnavailable(self.service, f"unreachable ({type(exc).__name__})", sent=sent) from None
         with response:
             self._log(method, path, str(response.status_code), started)
             return self._answer(response)
+
+    def _timeout(self, headers: dict[str, str]) -> float:
+        """How long this try may wait: the client's timeout, or the time left before the request's deadline.
+
+        Under a deadline the callee is told when it must be done (callee_grace sooner than this try gives up).
+        """
+        left = deadline.remaining()
+        if left is None:
+            return self.timeout
+        if left <= 0:
+            raise DownstreamUnavailable(self.service, "the request's time for downstream calls is used up", sent=False)
+        timeout = min(self.timeout, left)
+        grace = min(self.callee_grace, timeout / 2)
+        headers[deadline.DEADLINE_HEADER] = f"{time.time() + timeout - grace:.3f}"
+        return timeout
 
     def _answer(self, response: requests.Response) -> Any:
         try:
@@ -131,3 +166,22 @@ class ServiceClient:
     def _log(self, method: str, path: str, outcome: str, started: float) -> None:
         millis = (time.perf_counter() - started) * 1000
         log.info("%s %s %s%s -> %s in %.0f ms", self.service, method, self.base_url, path, outcome, millis)
+
+
+class _NoTimeLeft(stop_base):
+    """Stop retrying once the request's deadline has passed."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = deadline.remaining()
+        return left is not None and left <= 0
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when the connection could not even be opened (refused, no route, unknown name): nothing was sent."""
+    reason: BaseException | None = exc
+    while reason is not None:
+        if isinstance(reason, NewConnectionError):
+            return True
+        reason = reason.args[0] if reason.args and isinstance(reason.args[0], BaseException) else reason.__cause__
+        reason = getattr(reason, "reason", reason)
+    return False
