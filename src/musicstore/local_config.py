@@ -167,7 +167,9 @@ def gunicorn_options() -> list[str]:
     """Server options shared by `up` and `serve` (WEB_THREADS tunes the thread count)."""
     return [
         "--no-control-socket",
-        "--worker-class", "gthread", "--workers", "1", "--threads", str(settings().WEB_THREADS),
+        # gthread, with gunicorn's own error answers (414, 400) in JSON
+        "--worker-class", "musicstore.common.worker.JsonErrorWorker",
+        "--workers", "1", "--threads", str(settings().WEB_THREADS),
         "--graceful-timeout", "20", "--timeout", "60",
         "--logger-class", "musicstore.common.access_log.RedactingLogger",
         "--access-logfile", "-",
