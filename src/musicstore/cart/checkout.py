@@ -41,54 +41,22 @@ from musicstore.cart.attempts import (
 )
 from musicstore.cart.clients import PlacedOrder, StockUnavailable
 from musicstore.cart.models import FAILED, INTERRUPTED, PENDING, UNKNOWN, CheckoutAttempt
+from musicstore.cart.outcomes import (
+    KEEP_CART,
+    CheckoutOutcome,
+    order_body,
+    outcome_of,
+    refusal,
+    shortage_message,
+)
 from musicstore.cart.pricing import PricedCart, price_cart
-from musicstore.cart.reconcile import KEEP_CART, Reconciler
+from musicstore.cart.reconcile import Reconciler
 from musicstore.common import deadline
 from musicstore.common.db import utcnow
 from musicstore.common.http import DownstreamError, DownstreamRejected, DownstreamUnavailable
 from musicstore.common.money import money
 
 log = logging.getLogger(__name__)
-
-BEING_CONFIRMED = "Your order is being confirmed: the order service is slow to answer. This page will update."
-
-
-@dataclass(frozen=True)
-class CheckoutOutcome:
-    """How a checkout ended (an order, or a message and a status), or that it is still being confirmed."""
-
-    key: str
-    status: int
-    order_id: int | None = None
-    order_number: str | None = None
-    total: Decimal | None = None
-    tracking_url: str | None = None
-    error: str | None = None
-    repeated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the order was made."""
-        return self.error is None and self.status < 300 and not self.pending
-
-    @property
-    def pending(self) -> bool:
-        """True while the outcome cannot be known (202)."""
-        return self.status == 202
-
-    def as_json(self) -> dict[str, Any]:
-        """The JSON answer of POST /process_payment."""
-        if self.pending:
-            return {"status": "pending", "message": BEING_CONFIRMED}
-        if not self.ok:
-            extra = {"total": money(self.total)} if self.total is not None else {}
-            return {"error": self.error, **extra}
-        return {
-            "order_id": self.order_id,
-            "order_number": self.order_number,
-            "total": money(self.total or Decimal(0)),
-            "tracking_url": self.tracking_url,
-        }
 
 
 class _StepFailed(Exception):
@@ -176,7 +144,7 @@ class Checkout:
             return self._pending(attempt)
         if attempt.release_owed and attempt.status == FAILED:
             self._settle_release(attempt)
-        return _outcome(attempt, repeated=True)
+        return outcome_of(attempt, repeated=True)
 
     def _wait_for(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
         """The attempt reloaded; waiting (bounded) while another request runs it, e.g. a double click."""
@@ -223,7 +191,7 @@ class Checkout:
             return self._end(attempt, 503, f"We can't reach the order service right now. {KEEP_CART}")
         if order is not None:
             log.error("checkout %s: an order was made after its run gave its stock back", attempt.key)
-            return _outcome(self.reconciler.complete(attempt, order), repeated=True)
+            return outcome_of(self.reconciler.complete(attempt, order), repeated=True)
         number = attempt.attempt + 1
         with self.reconciler.sessions.begin() as session:
             session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key).values(attempt=number))
@@ -247,12 +215,12 @@ class Checkout:
             attempt = self.reconciler.load(key)
             assert attempt is not None
             attempt = self.reconciler.settle(attempt, answered=unknown.answered)
-            return self._pending(attempt) if attempt.status in SETTLING else _outcome(attempt, repeated=False)
+            return self._pending(attempt) if attempt.status in SETTLING else outcome_of(attempt, repeated=False)
         except _Ended as ended:
             return ended.outcome
         attempt = self.reconciler.load(key)
         assert attempt is not None
-        return _outcome(self.reconciler.complete(attempt, order), repeated=False)
+        return outcome_of(self.reconciler.complete(attempt, order), repeated=False)
 
     def _steps(
         self,
@@ -276,7 +244,7 @@ class Checkout:
         try:
             self.reconciler.store.reserve(reservation_id_for(key, number), sorted(priced.quantities().items()))
         except StockUnavailable as exc:
-            raise self._ended(key, 409, _shortage_message(priced, exc)) from None
+            raise self._ended(key, 409, shortage_message(priced, exc)) from None
         except DownstreamError as exc:
             log.warning("checkout %s: reservation failed: %s", key, exc)
             raise self._released(key, 503, f"We couldn't reserve your albums right now. {KEEP_CART}") from None
@@ -296,7 +264,7 @@ class Checkout:
             return self.reconciler.orders.create_order(key, order_body(form, priced))
         except DownstreamRejected as exc:
             log.warning("checkout %s: the order service refused the order (%s): %s", key, exc.status, exc.message)
-            raise _StepFailed(*_refusal(exc)) from None
+            raise _StepFailed(*refusal(exc)) from None
         except DownstreamUnavailable as exc:
             if not exc.sent:  # it never reached the order service: certainly no order
                 log.warning("checkout %s: order not made: %s", key, exc)
@@ -317,7 +285,7 @@ class Checkout:
         """The run ends without an order after reserving: the reservation goes back first."""
         attempt = self._load(key)
         to = INTERRUPTED if status >= 500 else FAILED
-        return _Ended(_outcome(self.reconciler.release_and_end(attempt, to, status, message), repeated=False))
+        return _Ended(outcome_of(self.reconciler.release_and_end(attempt, to, status, message), repeated=False))
 
     def _end(
         self,
@@ -332,7 +300,7 @@ class Checkout:
         """Record a failure: final for a 4xx (unless told), interrupted (the key may run again) for a 5xx."""
         to = FAILED if (status < 500 if final is None else final) else INTERRUPTED
         ended = self.reconciler.end(attempt, to, status, message, release_owed=release_owed)
-        outcome = _outcome(ended, repeated=False)
+        outcome = outcome_of(ended, repeated=False)
         return (
             CheckoutOutcome(outcome.key, outcome.status, error=outcome.error, total=total)
             if total is not None
@@ -372,57 +340,3 @@ class _Ended(Exception):
     def __init__(self, outcome: CheckoutOutcome) -> None:
         super().__init__(outcome.error)
         self.outcome = outcome
-
-
-def order_body(form: payment.PaymentForm, priced: PricedCart) -> dict[str, Any]:
-    """The order service's request body: customer, card brand and last four, and the priced lines."""
-    return {
-        "customer_name": form.name,
-        "customer_email": form.email,
-        "card_brand": form.card.brand,
-        "card_last4": form.card.last4,
-        "items": [
-            {
-                "album_id": line.album.id,
-                "title": line.album.title,
-                "artist": line.album.artist,
-                "unit_price": money(line.album.price),
-                "quantity": line.quantity,
-            }
-            for line in priced.lines
-        ],
-    }
-
-
-def _shortage_message(priced: PricedCart, exc: StockUnavailable) -> str:
-    titles = {line.album.id: line.album.title for line in priced.lines}
-    parts = [f"only {s.available} of “{titles.get(s.album_id, s.album_id)}” left" for s in exc.shortages]
-    detail = "; ".join(parts) if parts else "an album sold out"
-    return f"Sorry, not enough stock: {detail}. Please adjust your cart."
-
-
-def _refusal(exc: DownstreamRejected) -> tuple[int, str]:
-    """The answer to an order the order service refused (4xx): not "unavailable", and not worth a retry."""
-    if exc.status in (400, 409, 422):
-        status = 409 if exc.status == 409 else 422
-        return status, f"We couldn't place your order: the order service refused it ({exc.message}). {KEEP_CART}"
-    # 401, 403, 404...: the cart's own call is wrong (a token, a URL); an operator must fix it, so a retry may pass.
-    return 502, f"We couldn't place your order: the order service refused the cart's request. {KEEP_CART}"
-
-
-def _outcome(attempt: CheckoutAttempt, *, repeated: bool) -> CheckoutOutcome:
-    if attempt.status in SETTLING:
-        return CheckoutOutcome(key=attempt.key, status=202, repeated=repeated)
-    if attempt.status in (FAILED, INTERRUPTED):
-        return CheckoutOutcome(
-            key=attempt.key, status=attempt.error_status or 400, error=attempt.error, repeated=repeated
-        )
-    return CheckoutOutcome(
-        key=attempt.key,
-        status=200 if repeated else 201,
-        order_id=attempt.order_id,
-        order_number=attempt.order_number,
-        total=attempt.total,
-        tracking_url=attempt.tracking_url,
-        repeated=repeated,
-    )

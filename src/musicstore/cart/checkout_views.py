@@ -14,10 +14,11 @@ from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from musicstore.cart.attempts import SETTLING, CheckoutRefused
-from musicstore.cart.checkout import BEING_CONFIRMED, Checkout, CheckoutOutcome
+from musicstore.cart.checkout import Checkout
 from musicstore.cart.context import cart_settings, checkout_service, priced_cart, request_fields
 from musicstore.cart.identity import cart_or_address, current_cart_id
 from musicstore.cart.models import COMPLETED, CheckoutAttempt
+from musicstore.cart.outcomes import BEING_CONFIRMED, CheckoutOutcome
 from musicstore.cart.payment import InvalidPaymentForm, validate_payment_form
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError, wants_json

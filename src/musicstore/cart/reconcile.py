@@ -23,6 +23,7 @@ from musicstore.cart.attempts import SETTLING, abandoned, free_cart, move, order
 from musicstore.cart.clients import OrdersClient, PlacedOrder, StoreClient
 from musicstore.cart.items import remove_ordered
 from musicstore.cart.models import COMPLETED, INTERRUPTED, PENDING, UNKNOWN, CheckoutAttempt
+from musicstore.cart.outcomes import KEEP_CART
 from musicstore.common import deadline
 from musicstore.common.db import utcnow
 from musicstore.common.http import DownstreamError
@@ -30,7 +31,6 @@ from musicstore.common.money import money
 
 log = logging.getLogger(__name__)
 
-KEEP_CART = "Your cart has been kept and no payment was taken."
 NOT_PLACED = f"We couldn't place your order: the order service did not answer. {KEEP_CART}"
 
 
