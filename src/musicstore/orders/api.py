@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from musicstore.common.auth import admin_decision_api, internal_api
 from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
+from musicstore.common.deadline import caller_deadline_passed
 from musicstore.common.errors import ApiError
+from musicstore.common.keys import IDEMPOTENCY_KEY_RULE, is_idempotency_key
 from musicstore.common.pagination import page_args
 from musicstore.common.text import MAX_EMAIL, query_text
 from musicstore.orders import rules, service
@@ -17,8 +17,6 @@ from musicstore.orders.schemas import OrderIn, StatusIn, order_json
 from musicstore.orders.settings import OrderSettings
 
 bp = Blueprint("api", __name__, url_prefix="/api/orders")
-
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")  # visible ASCII, like a UUID or a ULID
 
 
 def _public_url() -> str:
@@ -30,19 +28,33 @@ def _idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         raise ApiError("the Idempotency-Key header is required", 400)
-    if not IDEMPOTENCY_KEY.match(key):
-        raise ApiError("the Idempotency-Key header must be 1-100 visible ASCII characters", 400)
+    if not is_idempotency_key(key):
+        raise ApiError(f"the Idempotency-Key header must be {IDEMPOTENCY_KEY_RULE}", 400)
+    return key
+
+
+def _idempotency_key_filter() -> str:
+    key = request.args.get("idempotency_key", "")
+    if key and not is_idempotency_key(key):
+        raise ApiError(f"idempotency_key must be {IDEMPOTENCY_KEY_RULE}", 400)
     return key
 
 
 @bp.post("")
 @internal_api
 def create() -> tuple[Response, int]:
-    """Make an order (201), or answer the order this Idempotency-Key already made (200)."""
+    """Make an order (201), or answer the order this Idempotency-Key already made (200).
+
+    No order is made once the caller's deadline (X-Request-Deadline) has passed: 503.
+    """
     key = _idempotency_key()
     data = OrderIn.model_validate(json_object())
     try:
-        order, created = service.place_order(get_database(current_app), key=key, data=data)
+        order, created = service.place_order(
+            get_database(current_app), key=key, data=data, caller_gave_up=caller_deadline_passed
+        )
+    except service.CallerGaveUp:
+        raise ApiError("the caller's deadline passed; no order was made", 503) from None
     except service.IdempotencyConflict:
         raise ApiError(
             "this Idempotency-Key was already used for a different order; use a new key for a new order", 422
@@ -55,13 +67,13 @@ def create() -> tuple[Response, int]:
 @bp.get("")
 @internal_api
 def list_orders() -> Response:
-    """A page of orders, newest first, filtered by status and customer e-mail."""
+    """A page of orders, newest first, filtered by status, customer e-mail and the idempotency key that made one."""
     page, per_page = page_args(request.args)
     status = query_text(request.args, "status")
     if status and status not in rules.STATUSES:
         raise ApiError(f"status must be one of {', '.join(rules.STATUSES)}", 400)
     email = query_text(request.args, "customer_email", max_length=MAX_EMAIL)
-    where = service.OrderFilter(status=status, customer_email=email)
+    where = service.OrderFilter(status=status, customer_email=email, idempotency_key=_idempotency_key_filter())
     found = service.search_orders(get_database(current_app).session, where, page=page, per_page=per_page)
     public_url = _public_url()
     return jsonify(found.as_json(lambda order: order_json(order, public_url)))

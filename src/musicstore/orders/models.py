@@ -71,6 +71,7 @@ class Order(OrdersBase):
         Index("ix_orders_status_id", "status", "id"),
         Index("ix_orders_customer_email_id", "customer_email", "id"),
         Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_reservation_id", "reservation_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +84,8 @@ class Order(OrdersBase):
     card_last4: Mapped[str] = mapped_column(String(4))
     total: Mapped[Decimal] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(16), default=rules.PENDING)
+    # The store's hold on this order's stock; a cancellation returns it (see StockReturn).
+    reservation_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lines: Mapped[list[OrderLine]] = relationship(
@@ -124,3 +127,23 @@ class OrderLine(OrdersBase):
     def line_total(self) -> Decimal:
         """Unit price times quantity."""
         return rules.line_total(self.unit_price, self.quantity)
+
+
+class StockReturn(OrdersBase):
+    """The outbox of stock returns: a cancelled order's reservation, kept until the store has taken it back.
+
+    Recorded in the cancellation's transaction; a worker sends it (`orders.return_worker`) and retries with
+    backoff, so a store that is down delays a return and never loses it.
+    """
+
+    __tablename__ = "stock_returns"
+    __table_args__ = (Index("ix_stock_returns_due", "done_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    reservation_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator, model_validator
 
 from musicstore.common.db import MAX_ID
+from musicstore.common.keys import ReservationId
 from musicstore.common.money import CENT, money
 from musicstore.common.text import MAX_EMAIL, NoControl, ShortText, is_email
 from musicstore.orders import rules
@@ -53,6 +54,7 @@ class OrderIn(BaseModel):
     card_brand: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z ._-]{0,29}$")]
     card_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
     items: list[LineIn] = Field(min_length=1, max_length=100)
+    reservation_id: ReservationId | None = None  # the store's hold on this order's stock (the cart's checkout)
     total: Any = Field(default=None, exclude=True)
 
     @field_validator("customer_email")
@@ -77,7 +79,9 @@ class OrderIn(BaseModel):
 
     def fingerprint(self) -> str:
         """A hash of what was asked for, to tell a replay from another order under the same key."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        # Without a reservation id, the hash stays what it was before the field existed: older orders still replay.
+        fields = self.model_dump(mode="json", exclude={"reservation_id"} if self.reservation_id is None else None)
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -30,6 +31,14 @@ class OrderNotFound(Exception):
     """No order has this id."""
 
 
+class CallerGaveUp(Exception):
+    """The caller's deadline passed before the order was made: it is not made (the caller no longer waits)."""
+
+
+def _never_gives_up() -> bool:
+    return False
+
+
 def _by_key(session: Session, key: str) -> Order | None:
     return session.scalars(select(Order).where(Order.idempotency_key == key)).one_or_none()
 
@@ -52,6 +61,7 @@ def new_order(data: OrderIn, *, key: str) -> Order:
         card_last4=data.card_last4,
         total=data.computed_total(),
         status=rules.PENDING,
+        reservation_id=data.reservation_id,
         lines=[
             OrderLine(
                 album_id=line.album_id,
@@ -65,16 +75,28 @@ def new_order(data: OrderIn, *, key: str) -> Order:
     )
 
 
-def place_order(database: Database, *, key: str, data: OrderIn) -> tuple[Order, bool]:
-    """The order for this idempotency key, made now unless it exists; True when made now."""
+def place_order(
+    database: Database, *, key: str, data: OrderIn, caller_gave_up: Callable[[], bool] = _never_gives_up
+) -> tuple[Order, bool]:
+    """The order for this idempotency key, made now unless it exists; True when made now.
+
+    An order that exists is answered whenever asked. A new one is not made once `caller_gave_up()`:
+    checked on arrival and again just before the commit (CallerGaveUp, nothing stored), so a caller
+    that stopped waiting is not left with an order it was never told about.
+    """
     fingerprint = data.fingerprint()
     existing = _by_key(database.session, key)
     if existing is not None:
         return _replay(existing, fingerprint), False
+    if caller_gave_up():
+        raise CallerGaveUp(key)
     try:
         with database.transaction() as session:
             order = new_order(data, key=key)
             session.add(order)
+            session.flush()
+            if caller_gave_up():
+                raise CallerGaveUp(key)
     except IntegrityError:
         # Another request with the same key committed first: answer with its order.
         existing = _by_key(database.session, key)
@@ -134,6 +156,7 @@ class OrderFilter:
     status: str = ""
     customer_email: str = ""
     email_contains: str = ""
+    idempotency_key: str = ""
     date_from: date | None = None
     date_to: date | None = None
 
@@ -144,6 +167,8 @@ class OrderFilter:
             found.append(Order.status == self.status)
         if self.customer_email:
             found.append(Order.customer_email == self.customer_email.strip().lower())
+        if self.idempotency_key:
+            found.append(Order.idempotency_key == self.idempotency_key)
         if self.email_contains:
             found.append(Order.customer_email.contains(self.email_contains.strip().lower(), autoescape=True))
         if self.date_from:
