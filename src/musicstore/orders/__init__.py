@@ -12,7 +12,7 @@ from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
 from musicstore.common.web import csrf, init_common
-from musicstore.orders import api, dashboard, tracking
+from musicstore.orders import api, dashboard, return_worker, tracking
 from musicstore.orders.settings import OrderSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,6 +25,7 @@ def create_app(settings: OrderSettings | None = None, **config: object) -> Flask
     limiter = init_common(app, "orders", settings, extra=config)
     Database(settings.database_url()).init_app(app)
     app.extensions["orders_created"] = get_metrics(app).counter("orders_created_total", "Orders created")
+    return_worker.init_app(app, settings)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(tracking.bp)
     app.register_blueprint(login_blueprint(limiter, home_endpoint="dashboard.index"))

@@ -16,7 +16,7 @@ from musicstore.common.db import MAX_ID, Database, utcnow
 from musicstore.common.money import money
 from musicstore.common.pagination import Page
 from musicstore.common.text import has_control_characters
-from musicstore.orders import rules
+from musicstore.orders import outbox, rules
 from musicstore.orders.models import Order, OrderLine
 from musicstore.orders.schemas import OrderIn
 
@@ -130,7 +130,10 @@ def order_by_token(session: Session, token: str) -> Order | None:
 
 
 def change_status(session: Session, order_id: int, target: str) -> Order:
-    """Move an order to `target` if the rules allow it; asking for its current status changes nothing."""
+    """Move an order to `target` if the rules allow it; asking for its current status changes nothing.
+
+    Cancelling records, in the same transaction, that the order's reserved stock must go back to the store.
+    """
     order = get_order(session, order_id)
     if order.status == target:
         return order
@@ -146,6 +149,8 @@ def change_status(session: Session, order_id: int, target: str) -> Order:
         session.refresh(order)
         raise rules.TransitionRefused(order.status, target)
     session.refresh(order)
+    if target == rules.CANCELLED:
+        outbox.record(session, order)
     return order
 
 

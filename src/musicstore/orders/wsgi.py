@@ -2,9 +2,11 @@
 
 from musicstore.common.logs import configure_logging
 from musicstore.orders import create_app
+from musicstore.orders.return_worker import worker_of
 from musicstore.orders.settings import OrderSettings
 
 settings = OrderSettings()
 settings.require_secrets()
 configure_logging("orders", settings.LOG_FORMAT, settings.LOG_LEVEL)
 app = create_app(settings)
+worker_of(app).start()  # cancelled orders' stock goes back to the store from this process, too
