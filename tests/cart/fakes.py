@@ -30,6 +30,7 @@ class FakeStore:
     released: set[str] = field(default_factory=set)
     down: bool = False
     release_down: bool = False
+    batch_calls: int = 0
 
     def add(self, album_id: int, *, title: str = "", price: str = "10.00", stock: int = 5) -> Album:
         """Put an album in the fake catalog."""
@@ -55,6 +56,12 @@ class FakeStore:
     def get_album(self, album_id: int) -> Album | None:
         self._check()
         return self.albums.get(album_id)
+
+    def get_albums(self, album_ids: list[int]) -> list[Album]:
+        self._check()
+        assert 1 <= len(album_ids) <= 100, "the store answers 1 to 100 ids"
+        self.batch_calls += 1
+        return [self.albums[album_id] for album_id in album_ids if album_id in self.albums]
 
     def reserve(self, reservation_id: str, lines: list[tuple[int, int]]) -> None:
         self._check()

@@ -465,3 +465,11 @@ def test_retrying_an_interrupted_checkout_while_another_window_pays_is_refused(
     with sessions() as session:
         attempt = session.get(CheckoutAttempt, "key-00000001")
         assert attempt is not None and attempt.status == INTERRUPTED  # still retryable once the cart is free
+
+
+def test_a_checkout_prices_the_cart_with_one_store_call(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+) -> None:
+    fill(sessions, {1: 1, 2: 1, 3: 2})
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 201
+    assert store.batch_calls == 1

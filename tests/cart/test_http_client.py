@@ -191,3 +191,11 @@ def test_the_order_a_key_made_is_found_by_the_key_and_none_when_it_made_none() -
     assert found is not None and found.id == 4 and found.quantities == {7: 2}
     assert "idempotency_key=key-00000001" in (adapter.sent[0].url or "")
     assert client.find_order("key-00000002") is None
+
+
+def test_a_cart_is_priced_with_one_store_call_that_names_its_albums() -> None:
+    other = {**ALBUM, "id": 9, "title": "Court and Spark"}
+    client, adapter = client_with(StoreClient, (200, {"items": [ALBUM, other], "total": 2}))
+    albums = client.get_albums([7, 9, 404])
+    assert [album.id for album in albums] == [7, 9] and albums[0].price == Decimal("12.99")
+    assert len(adapter.sent) == 1 and "ids=7%2C9%2C404" in (adapter.sent[0].url or "")

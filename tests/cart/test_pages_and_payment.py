@@ -384,3 +384,10 @@ def test_a_shopper_told_pending_whose_order_was_not_made_is_told_and_keeps_the_c
     assert "order service did not answer" in cart_page.select_one(".flashes .flash-error").text
     assert quantities(client) == {1: 1} and store.stock(1) == 5
     assert page(client, "/cart").select_one(".flashes .flash-error") is None  # told once
+
+
+def test_the_checkout_page_prices_the_cart_once(client: FlaskClient, store: FakeStore) -> None:
+    fill(client, {1: 1, 2: 1, 3: 1})
+    before = store.batch_calls
+    page(client, "/checkout")
+    assert store.batch_calls == before + 1

@@ -193,3 +193,20 @@ def test_a_body_nested_too_deeply_is_a_400_not_a_crash(client: FlaskClient) -> N
     )
     assert response.status_code == 400
     assert "nested" in response.get_json()["error"]
+
+
+def test_albums_by_ids_come_in_one_call_in_the_order_asked_and_unknown_ids_are_left_out(
+    app: Flask, client: FlaskClient
+) -> None:
+    first, second, third = (create_album(app, title=f"By id {n}") for n in range(3))
+    body = client.get(f"/api/albums?ids={third},999999,{first}").get_json()
+    assert [item["id"] for item in body["items"]] == [third, first]
+    assert body["total"] == 2 and body["page"] == 1
+    assert body["items"][0] == client.get(f"/api/album/{third}").get_json()  # the same JSON as one by one
+    assert second not in [item["id"] for item in body["items"]]
+
+
+@pytest.mark.parametrize("ids", ["", "a", "1,,2", "1,-2", "0", "1.5", ",".join(str(n) for n in range(1, 102))])
+def test_malformed_or_too_many_ids_are_a_400_that_says_why(client: FlaskClient, ids: str) -> None:
+    response = client.get(f"/api/albums?ids={ids}")
+    assert response.status_code == 400 and "ids" in response.get_json()["error"]

@@ -7,10 +7,11 @@ from pathlib import Path
 from flask import Flask
 
 from musicstore.cart import api, cart, checkout_views
-from musicstore.cart.context import Clients, get_clients, reconciler
+from musicstore.cart.context import STORE_DOWN, Clients, get_clients, reconciler
 from musicstore.cart.identity import init_identity
 from musicstore.cart.reconcile import SweepThread
 from musicstore.cart.settings import CartSettings
+from musicstore.common.bulkhead import Bulkhead, init_bulkheads
 from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.health import health_blueprint
 from musicstore.common.metrics import get_metrics
@@ -18,6 +19,10 @@ from musicstore.common.migrate import upgrade
 from musicstore.common.web import csrf, init_common
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_CHECKOUTS = (
+    "Too many checkouts are waiting on the order service right now. "
+    "Your cart has been kept; please try again in a moment."
+)
 
 
 def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
@@ -31,6 +36,11 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
         private_sqlite_file(settings.db_path)
     Database(settings.database_url()).init_app(app)
     app.extensions["cart_clients"] = Clients.from_settings(settings)
+    init_bulkheads(
+        app,
+        Bulkhead("checkout", settings.CHECKOUT_CONCURRENCY, BUSY_CHECKOUTS),
+        Bulkhead("store", settings.STORE_CONCURRENCY, STORE_DOWN),
+    )
     app.extensions["payments_declined"] = get_metrics(app).counter(
         "payments_declined_total", "Simulated payments declined (test card numbers)"
     )

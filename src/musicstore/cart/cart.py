@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from musicstore.cart.checkout_views import tell_settled
 from musicstore.cart.clients import Album
-from musicstore.cart.context import STORE_DOWN, cart_settings, get_clients, priced_cart, request_fields
+from musicstore.cart.context import STORE_DOWN, cart_settings, get_clients, priced_cart, request_fields, store_calls
 from musicstore.cart.identity import current_cart_id
 from musicstore.cart.items import line_quantity, lock_cart, remove_line, set_quantity
 from musicstore.common.db import MAX_ID, get_database
@@ -58,7 +58,8 @@ def _quantity(low: int, default: Any = None) -> int:
 def _album(album_id: int) -> Album:
     """The album from the store; 404 when it does not sell it, 503 when it cannot say."""
     try:
-        album = get_clients().store.get_album(album_id)
+        with store_calls():
+            album = get_clients().store.get_album(album_id)
     except DownstreamError:
         raise ApiError(STORE_DOWN, 503) from None
     if album is None:

@@ -20,6 +20,8 @@ from musicstore.cart.identity import cart_or_address, current_cart_id
 from musicstore.cart.models import COMPLETED, CheckoutAttempt
 from musicstore.cart.outcomes import BEING_CONFIRMED, CheckoutOutcome
 from musicstore.cart.payment import InvalidPaymentForm, validate_payment_form
+from musicstore.cart.pricing import PricedCart
+from musicstore.common.bulkhead import bulkhead
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError, wants_json
 
@@ -48,11 +50,15 @@ def _expected_total(values: Mapping[str, Any], errors: dict[str, str]) -> Decima
 
 
 def _page(
-    values: Mapping[str, Any], errors: Mapping[str, str], status: int = 200, key: str | None = None
+    values: Mapping[str, Any],
+    errors: Mapping[str, str],
+    status: int = 200,
+    key: str | None = None,
+    priced: PricedCart | None = None,
 ) -> tuple[str, int]:
     """The checkout page, keeping what was typed except the card; a fresh key unless one is given."""
     kept = {k: values.get(k, "") for k in ("name", "email")}
-    priced = priced_cart(current_cart_id())
+    priced = priced or priced_cart(current_cart_id())
     return render_template(
         "checkout/index.html", cart=priced, key=key or str(uuid.uuid4()), values=kept, errors=errors, active_tab="cart"
     ), status
@@ -90,10 +96,11 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
     @bp.get("/checkout")
     def checkout() -> Response | tuple[str, int]:
         """The order summary and the payment form."""
-        if not priced_cart(current_cart_id()).lines:
+        priced = priced_cart(current_cart_id())
+        if not priced.lines:
             flash("Your cart is empty.", "info")
             return redirect(url_for("cart.show"))
-        return _page({}, {})
+        return _page({}, {}, priced=priced)
 
     @bp.post("/process_payment")
     @limiter.limit(lambda: cart_settings().PAYMENT_RATE_LIMIT, key_func=cart_or_address)
@@ -115,7 +122,8 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
         if not cart_id:
             raise ApiError("Your cart is empty.", 400)
         try:
-            outcome = _checkout_service().run(cart_id, key, form, expected_total)
+            with bulkhead("checkout").slot():
+                outcome = _checkout_service().run(cart_id, key, form, expected_total)
         except CheckoutRefused as exc:
             raise ApiError(exc.message, exc.status) from None
         return _answer(outcome, values)

@@ -98,6 +98,14 @@ class StoreClient(ServiceClient):
                 return None
             raise
 
+    def get_albums(self, album_ids: list[int]) -> list[Album]:
+        """The albums with these ids (at most 100) in one call; those the store does not sell are left out."""
+        answer = self.get("/api/albums", params={"ids": ",".join(str(album_id) for album_id in album_ids)})
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise DownstreamError("store", "malformed album list in the store's answer")
+        return [Album.from_json(item) for item in items]
+
     def reserve(self, reservation_id: str, lines: list[tuple[int, int]]) -> None:
         """Hold stock for every line, or raise StockUnavailable (idempotent by reservation id)."""
         body = {"reservation_id": reservation_id, "items": [{"album_id": a, "quantity": q} for a, q in lines]}

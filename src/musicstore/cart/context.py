@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,9 @@ from musicstore.cart.items import cart_lines, remove_line
 from musicstore.cart.pricing import PricedCart, price_cart
 from musicstore.cart.reconcile import Reconciler
 from musicstore.cart.settings import CartSettings
+from musicstore.common import deadline
 from musicstore.common.bodies import json_object
+from musicstore.common.bulkhead import bulkhead
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
 from musicstore.common.http import DownstreamError
@@ -37,6 +40,13 @@ class Clients:
             store=StoreClient(settings.STORE_SERVICE_URL, timeout=timeout, token=token, retries=retries),
             orders=OrdersClient(settings.ORDER_SERVICE_URL, timeout=timeout, token=token, retries=retries),
         )
+
+
+@contextmanager
+def store_calls() -> Iterator[None]:
+    """Around a page's store calls: a slot of the store bulkhead, and one deadline for all of them."""
+    with bulkhead("store").slot(), deadline.within(cart_settings().PAGE_TIMEOUT):
+        yield
 
 
 def get_clients(app: Flask | None = None) -> Clients:
@@ -83,7 +93,8 @@ def priced_cart(cart_id: str | None) -> PricedCart:
     database = get_database(current_app)
     lines = cart_lines(database.session, cart_id)
     try:
-        priced = price_cart(lines, get_clients().store)
+        with store_calls():
+            priced = price_cart(lines, get_clients().store)
     except DownstreamError:
         raise ApiError(STORE_DOWN, 503) from None
     if priced.gone:

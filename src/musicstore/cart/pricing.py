@@ -65,11 +65,18 @@ class PricedCart:
         return {"items": [line.as_json() for line in self.lines], "total": money(self.total), "count": self.count}
 
 
+BATCH = 100  # the most albums the store answers in one call
+
+
 def price_cart(lines: dict[int, int], store: StoreClient) -> PricedCart:
-    """Ask the store for every line's album (a DownstreamError when the store cannot answer)."""
+    """Ask the store for the lines' albums, in one call per hundred lines (a DownstreamError when it cannot answer)."""
+    ids = list(lines)
+    albums = {
+        album.id: album for start in range(0, len(ids), BATCH) for album in store.get_albums(ids[start : start + BATCH])
+    }
     priced, gone = [], []
     for album_id, quantity in lines.items():
-        album = store.get_album(album_id)
+        album = albums.get(album_id)
         if album is None:
             log.info("album %d is no longer sold; leaving it out of the cart", album_id)
             gone.append(album_id)

@@ -21,6 +21,12 @@ class CartSettings(ServiceSettings):
     HTTP_RETRIES: int = Field(default=2, ge=0, le=5)
     # One deadline for a checkout's downstream calls (the payment's latency comes on top).
     CHECKOUT_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
+    # Bulkheads (per process): how many requests may wait on the order service (checkouts) and on the store
+    # at once; one more gets a 503 at once, so pages that need neither keep threads (WEB_THREADS, default 8).
+    CHECKOUT_CONCURRENCY: int = Field(default=4, ge=1, le=256)
+    STORE_CONCURRENCY: int = Field(default=6, ge=1, le=256)
+    # One deadline for the store calls of a page or a cart change (all tries included).
+    PAGE_TIMEOUT: float = Field(default=2.0, gt=0, le=60)
     # How often each cart process settles checkouts whose order is not known yet (0: never, for tests).
     RECONCILE_INTERVAL: float = Field(default=5.0, ge=0, le=300)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -9,13 +10,13 @@ from werkzeug.exceptions import NotFound
 
 from musicstore.common.auth import admin_api
 from musicstore.common.bodies import json_object
-from musicstore.common.db import get_database
+from musicstore.common.db import MAX_ID, get_database
 from musicstore.common.errors import ApiError
 from musicstore.common.pagination import page_args
 from musicstore.common.text import query_text
 from musicstore.store import stock
 from musicstore.store.albums import add_album, delete_album
-from musicstore.store.catalog import catalog_stats, search_albums
+from musicstore.store.catalog import albums_by_ids, catalog_stats, search_albums
 from musicstore.store.context import album_or_404, store_settings
 from musicstore.store.covers import InvalidCover
 from musicstore.store.schemas import AlbumIn, StockChangeIn, album_json
@@ -29,13 +30,28 @@ def get_album(album_id: int) -> Response:
     return jsonify(album_json(album_or_404(album_id), store_settings().STORE_PUBLIC_URL))
 
 
+MAX_IDS = 100
+IDS = re.compile(r"^[0-9]{1,10}(,[0-9]{1,10})*$")
+
+
+def _ids(raw: str) -> list[int]:
+    """The album ids of `?ids=3,1,7`: 1 to 100 positive whole numbers."""
+    ids = [int(part) for part in raw.split(",")] if IDS.match(raw) else []
+    if not ids or len(ids) > MAX_IDS or not all(1 <= album_id <= MAX_ID for album_id in ids):
+        raise ApiError(f"ids must be 1 to {MAX_IDS} album ids separated by commas, such as ids=3,1,7", 400)
+    return ids
+
+
 @bp.get("/albums")
 def list_albums() -> Response:
-    """A page of albums, filtered by text and genre."""
+    """A page of albums, filtered by text and genre; or the albums named by `ids` (one call prices a cart)."""
+    public_url = store_settings().STORE_PUBLIC_URL
+    if "ids" in request.args:
+        found = albums_by_ids(get_database(current_app).session, _ids(request.args["ids"]))
+        return jsonify(found.as_json(lambda album: album_json(album, public_url)))
     page, per_page = page_args(request.args)
     q, genre = query_text(request.args, "q"), query_text(request.args, "genre", 50)
     found = search_albums(get_database(current_app).session, q=q, genre=genre, page=page, per_page=per_page)
-    public_url = store_settings().STORE_PUBLIC_URL
     return jsonify(found.as_json(lambda album: album_json(album, public_url)))
 
 

@@ -35,6 +35,13 @@ def search_albums(session: Session, *, q: str = "", genre: str = "", page: int =
     return Page(items=list(items), total=total, page=page, per_page=per_page)
 
 
+def albums_by_ids(session: Session, ids: list[int]) -> Page[Album]:
+    """The albums with these ids, in the order asked; unknown ids are left out."""
+    found = {album.id: album for album in session.scalars(select(Album).where(Album.id.in_(ids)))}
+    items = [found[album_id] for album_id in dict.fromkeys(ids) if album_id in found]
+    return Page(items=items, total=len(items), page=1, per_page=max(1, len(items)))
+
+
 GENRES_BY_INDEX = text("""
     WITH RECURSIVE g(genre) AS (
         SELECT min(genre) FROM albums

@@ -1,0 +1,70 @@
+"""Bulkheads: checkouts stuck on a stalled order service tie up only their own bound of threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from musicstore.common.bulkhead import Bulkhead, Busy
+from musicstore.common.db import get_database
+from tests.cart.conftest import VALID_CARD, cart_settings, make_app, quantities
+from tests.cart.fakes import FakeStore, HeldOrders
+
+
+def test_a_bulkhead_refuses_one_holder_too_many_at_once_and_frees_its_slot_after() -> None:
+    heads = Bulkhead("orders", 2, "busy")
+    with heads.slot(), heads.slot():
+        with pytest.raises(Busy) as refused, heads.slot():
+            pass
+        assert refused.value.status == 503
+    with heads.slot(), heads.slot():  # both slots came back
+        pass
+
+
+@pytest.fixture()
+def held() -> HeldOrders:
+    return HeldOrders()
+
+
+@pytest.fixture()
+def stalled_app(data_dir: Path, store: FakeStore, held: HeldOrders) -> Any:
+    app = make_app(cart_settings(data_dir, CHECKOUT_CONCURRENCY=2), store, held)
+    yield app
+    held.let_go.set()
+    get_database(app).dispose()
+
+
+def test_checkouts_beyond_the_bound_fail_fast_while_the_cart_pages_keep_answering(
+    stalled_app: Flask, held: HeldOrders
+) -> None:
+    shoppers = [stalled_app.test_client() for _ in range(3)]
+    for shopper in shoppers:
+        shopper.post("/add_to_cart", json={"album_id": 3, "quantity": 1}).close()
+    answers: list[int] = []
+
+    def pay(shopper: Any) -> None:
+        response = shopper.post("/process_payment", json={**VALID_CARD, "idempotency_key": str(uuid.uuid4())})
+        answers.append(response.status_code)
+
+    stuck = [threading.Thread(target=pay, args=(shopper,)) for shopper in shoppers[:2]]
+    for thread in stuck:
+        thread.start()
+    assert held.entered.wait(10)
+    started = time.monotonic()
+    third = shoppers[2].post("/process_payment", json={**VALID_CARD, "idempotency_key": str(uuid.uuid4())})
+    assert third.status_code == 503 and "Retry-After" in third.headers
+    assert "cart has been kept" in third.get_json()["error"]
+    assert shoppers[2].post("/add_to_cart", json={"album_id": 1}).status_code == 200
+    assert shoppers[2].get("/cart").status_code == 200
+    assert time.monotonic() - started < 1.0  # none of it waited on the stalled checkouts
+    assert quantities(shoppers[2]) == {3: 1, 1: 1}
+    held.let_go.set()
+    for thread in stuck:
+        thread.join(10)
+    assert sorted(answers) == [201, 201]
