@@ -137,7 +137,9 @@ def test_the_admin_changes_price_and_stock(csrf_app: Flask) -> None:
     client = csrf_app.test_client()
     log_in(client)
     token = token_of(client, "/admin")
-    response = client.post(f"/admin/albums/{album_id}", data={"csrf_token": token, "price": "8.25", "stock": "40"})
+    response = client.post(
+        f"/admin/albums/{album_id}", data={"csrf_token": token, "price": "8.25", "stock": "40", "shown_stock": "1"}
+    )
     assert response.status_code == 302
     body = client.get(f"/api/album/{album_id}").get_json()
     assert body["price"] == "8.25" and body["stock"] == 40
@@ -248,7 +250,9 @@ def test_a_price_typed_with_a_decimal_comma_is_understood(csrf_app: Flask) -> No
     client = csrf_app.test_client()
     log_in(client)
     token = token_of(client, "/admin")
-    response = client.post(f"/admin/albums/{album_id}", data={"csrf_token": token, "price": "12,99", "stock": "4"})
+    response = client.post(
+        f"/admin/albums/{album_id}", data={"csrf_token": token, "price": "12,99", "stock": "4", "shown_stock": "10"}
+    )
     assert response.status_code == 302
     assert client.get(f"/api/album/{album_id}").get_json()["price"] == "12.99"
 

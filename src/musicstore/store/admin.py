@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from musicstore.common.auth import admin_page
@@ -15,6 +15,7 @@ from musicstore.store.context import album_or_404, store_settings
 from musicstore.store.covers import InvalidCover
 from musicstore.store.forms import AlbumForm, ConfirmForm, PriceStockForm
 from musicstore.store.schemas import AlbumIn
+from musicstore.store.stock import StockOutOfRange, UnknownAlbum
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -73,7 +74,7 @@ def create() -> Response | tuple[str, int]:
 @bp.post("/albums/<int:album_id>")
 @admin_page
 def update(album_id: int) -> Response | tuple[str, int]:
-    """Change an album's price and stock."""
+    """Change an album's price, and its stock by what the admin added to or took from the number shown."""
     form = PriceStockForm()
     album = album_or_404(album_id)
     if not form.validate_on_submit():
@@ -83,8 +84,15 @@ def update(album_id: int) -> Response | tuple[str, int]:
         )
         flash(f"“{album.title}” was not changed: {problems}.", "error")
         return _render_index(AlbumForm(formdata=None), 422)
-    update_price_and_stock(get_database(current_app), album, price=form.price.data, stock=form.stock.data)
-    flash(f"Updated “{album.title}”: price {album.price:.2f}, stock {album.stock}.", "success")
+    title = album.title
+    try:
+        update_price_and_stock(get_database(current_app), album, price=form.price.data, stock_delta=form.stock_delta())
+    except StockOutOfRange as exc:
+        flash(f"“{title}” was not changed: {exc}. Copies were reserved or restocked meanwhile.", "error")
+        return _render_index(AlbumForm(formdata=None), 409)
+    except UnknownAlbum:
+        abort(404)
+    flash(f"Updated “{title}”: price {album.price:.2f}, stock {album.stock}.", "success")
     return redirect(request.referrer if _same_site_referrer() else url_for("admin.index"))
 
 

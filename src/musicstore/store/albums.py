@@ -11,6 +11,7 @@ from musicstore.store.catalog import list_genres
 from musicstore.store.covers import delete_cover, generate_cover, save_upload
 from musicstore.store.models import Album
 from musicstore.store.schemas import AlbumIn
+from musicstore.store.stock import restock
 
 
 def add_album(
@@ -39,11 +40,16 @@ def known_spelling(database: Database, genre: str) -> str:
     return genre
 
 
-def update_price_and_stock(database: Database, album: Album, *, price: Decimal, stock: int) -> None:
-    """Set an album's price and stock."""
-    with database.transaction():
+def update_price_and_stock(database: Database, album: Album, *, price: Decimal, stock_delta: int) -> None:
+    """Set an album's price and change its stock by `stock_delta` relative to what it is now, or neither.
+
+    Never set the stock to a number a page showed: checkouts may have reserved copies since (StockOutOfRange
+    when the change would take the stock below zero; nothing is saved then).
+    """
+    with database.transaction() as session:
+        if stock_delta:
+            restock(session, album.id, stock_delta)
         album.price = price
-        album.stock = stock
 
 
 def delete_album(database: Database, album: Album, *, covers_dir: Path) -> None:

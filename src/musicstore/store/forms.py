@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DecimalField, IntegerField, StringField
+from wtforms import DecimalField, HiddenField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from musicstore.store.schemas import MAX_PRICE, MAX_STOCK
@@ -33,11 +33,22 @@ class AlbumForm(FlaskForm):
     cover = FileField("Cover image (JPEG, PNG, GIF or WebP; leave empty for a generated cover)")
 
 
+class ShownStockField(IntegerField):
+    """The stock the page showed, posted back hidden: the edit changes the stock by the difference."""
+
+    widget = HiddenField.widget
+
+
 class PriceStockForm(FlaskForm):
-    """An album's new price and stock."""
+    """An album's new price and stock; `shown_stock` is what the page showed, so the change is relative."""
 
     price = PriceField("Price", places=2, validators=[InputRequired(), NumberRange(0, MAX_PRICE - 1)])
     stock = IntegerField("Stock", validators=[InputRequired(), NumberRange(0, MAX_STOCK)])
+    shown_stock = ShownStockField("Stock shown", validators=[InputRequired(), NumberRange(0, MAX_STOCK)])
+
+    def stock_delta(self) -> int:
+        """How many copies the admin added (or, negative, took away) relative to what the page showed."""
+        return int(self.stock.data or 0) - int(self.shown_stock.data or 0)
 
 
 class ConfirmForm(FlaskForm):
