@@ -11,8 +11,10 @@ from musicstore.common.health import health_blueprint
 from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
+from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.web import csrf, init_common
 from musicstore.orders import api, dashboard, return_worker, tracking
+from musicstore.orders.openapi import orders_document
 from musicstore.orders.settings import OrderSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,6 +33,7 @@ def create_app(settings: OrderSettings | None = None, **config: object) -> Flask
     app.register_blueprint(login_blueprint(limiter, home_endpoint="dashboard.index"))
     app.register_blueprint(api.bp)
     app.register_blueprint(health_blueprint())
+    app.register_blueprint(openapi_blueprint(orders_document))
     csrf.exempt(api.bp)
     return app
 
