@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -41,8 +42,8 @@ class LiveService:
                     f"127.0.0.1:{self.port}",
                     "--workers",
                     "1",
-                    "--worker-class",
-                    "gthread",
+                    "--worker-class",  # as `musicstore serve` runs it: gunicorn's own errors in JSON
+                    "musicstore.common.worker.JsonErrorWorker",
                     "--threads",
                     "8",
                     "--graceful-timeout",
@@ -71,6 +72,29 @@ class LiveService:
                 raise ServiceNotReady(self.url)
 
         _check()
+
+    def workers(self) -> list[psutil.Process]:
+        """The gunicorn worker processes serving now."""
+        assert self.process is not None
+        return psutil.Process(self.process.pid).children()
+
+    def pause(self) -> None:
+        """Stall the service: its workers stop (SIGSTOP); connections still queue in the kernel, unanswered."""
+        for worker in self.workers():
+            worker.suspend()
+
+    def resume(self) -> None:
+        """Let stalled workers go on (SIGCONT): they then serve what queued meanwhile."""
+        for worker in self.workers():
+            worker.resume()
+
+    def kill_workers(self, timeout: float = 30.0) -> None:
+        """Kill the workers (SIGKILL) mid-work; gunicorn starts new ones, and this waits until they answer."""
+        killed = self.workers()
+        for worker in killed:
+            worker.kill()
+        psutil.wait_procs(killed, timeout=timeout)
+        self._wait_healthy(timeout)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the process (SIGTERM, then SIGKILL if it lingers)."""

@@ -130,8 +130,9 @@ class Reconciler:
         for attempt in waiting:
             if attempt.status == PENDING and not abandoned(attempt, now):
                 continue  # a request is running it
-            if self.settle(attempt).status not in SETTLING:
-                settled += 1
+            if self.settle(attempt).status in SETTLING:
+                break  # not known yet (the order service is silent): the next sweep asks again, not each one now
+            settled += 1
         return settled
 
     def _hold(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
