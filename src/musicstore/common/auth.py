@@ -14,6 +14,8 @@ from flask_limiter.util import get_remote_address
 from limits import parse
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from musicstore.common import sessions
+from musicstore.common.db import get_database
 from musicstore.common.errors import TooManyAttempts
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,8 +41,39 @@ def check_admin(username: str, password: str) -> bool:
 
 
 def is_admin_session() -> bool:
-    """True when the browser session belongs to the logged-in admin."""
-    return bool(session.get("admin"))
+    """True when the browser session belongs to the logged-in admin: not logged out, not past its end."""
+    if "admin_session" not in g:
+        g.admin_session = _admin_session_is_live()
+    return bool(g.admin_session)
+
+
+def _admin_session_is_live() -> bool:
+    session_id, logged_in_at = session.get("admin_session_id"), session.get("login_at")
+    if not (session.get("admin") and isinstance(session_id, str) and isinstance(logged_in_at, int)):
+        return False
+    if sessions.now() >= logged_in_at + _settings().session_lifetime:
+        return False
+    return sessions.admin_session_is_live(get_database(current_app).engine, session_id)
+
+
+def log_admin_in() -> None:
+    """Start a new admin session (a fresh session id, recorded in the database) in this browser session."""
+    session.clear()
+    session_id, logged_in_at = sessions.start_admin_session(
+        get_database(current_app).engine, _settings().session_lifetime
+    )
+    session.update(admin=True, admin_session_id=session_id, login_at=logged_in_at)
+    session.permanent = True
+    g.pop("admin_session", None)
+
+
+def log_admin_out() -> None:
+    """End this browser's admin session everywhere, then forget it."""
+    session_id = session.get("admin_session_id")
+    if isinstance(session_id, str):
+        sessions.end_admin_session(get_database(current_app).engine, session_id)
+    session.clear()
+    g.pop("admin_session", None)
 
 
 def _login_limit_keys() -> tuple[Limiter, str, tuple[str, ...]] | None:

@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from musicstore.common.auth import check_admin, count_login_attempt, refuse_when_login_limit_reached
+from musicstore.common.auth import (
+    check_admin,
+    count_login_attempt,
+    log_admin_in,
+    log_admin_out,
+    refuse_when_login_limit_reached,
+)
 
 
 class LoginForm(FlaskForm):
@@ -61,9 +67,7 @@ def login_blueprint(limiter: Limiter, home_endpoint: str) -> Blueprint:
             count_login_attempt()
         if form.validate_on_submit():
             if check_admin(form.username.data or "", form.password.data or ""):
-                session.clear()
-                session["admin"] = True
-                session.permanent = True
+                log_admin_in()
                 flash("Logged in as admin.", "success")
                 return redirect(_safe_next(request.args.get("next"), url_for(home_endpoint)))
             flash("Wrong user name or password.", "error")
@@ -72,8 +76,8 @@ def login_blueprint(limiter: Limiter, home_endpoint: str) -> Blueprint:
 
     @bp.post("/logout")
     def logout() -> Response:
-        """Log the admin out."""
-        session.clear()
+        """Log the admin out: the session ends on the server, so a copy of its cookie opens nothing."""
+        log_admin_out()
         flash("Logged out.", "info")
         return redirect(url_for(home_endpoint))
 

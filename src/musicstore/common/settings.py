@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings):
     FORWARDED_HOPS: int = Field(default=0, ge=0, le=5)
     # Where rate-limit counts live: per process by default; a shared store (e.g. redis://...) counts across replicas.
     RATELIMIT_STORAGE_URI: str = "memory://"
+    # An admin session ends this long after log-in, however busy it is (and at log-out).
+    SESSION_LIFETIME_HOURS: float = Field(default=8, gt=0, le=24 * 7)
 
     @model_validator(mode="after")
     def _public_urls_default_to_service_urls(self) -> ServiceSettings:
@@ -72,6 +74,11 @@ class ServiceSettings(BaseSettings):
         if missing:
             raise ConfigurationError(f"missing required setting(s) {', '.join(missing)}: {START_UP_ADVICE}")
 
+    @property
+    def session_lifetime(self) -> int:
+        """Seconds from an admin's log-in to the end of the session."""
+        return int(self.SESSION_LIFETIME_HOURS * 3600)
+
     def flask_config(self) -> dict[str, object]:
         """The Flask configuration these settings imply."""
         return {
@@ -80,7 +87,9 @@ class ServiceSettings(BaseSettings):
             "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
-            "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+            "PERMANENT_SESSION_LIFETIME": self.session_lifetime,
+            # A session cookie is sent when it changes, not with a fresh expiry on every answer.
+            "SESSION_REFRESH_EACH_REQUEST": False,
             "WTF_CSRF_TIME_LIMIT": None,
         }
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
@@ -29,6 +32,7 @@ ui = Blueprint("ui", __name__, template_folder="templates", static_folder="stati
 def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: dict[str, Any] | None = None) -> Limiter:
     """Bind the shared pieces to a service's app and return its rate limiter."""
     app.config.update(settings.flask_config())
+    app.config["SECRET_KEY"] = service_secret_key(settings.SECRET_KEY, service)
     app.config["SERVICE_NAME"] = service
     # Cookies ignore ports: on localhost each service needs its own session cookie name.
     app.config["SESSION_COOKIE_NAME"] = f"{service}_session"
@@ -57,12 +61,27 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     )
 
 
+def service_secret_key(secret_key: str, service: str) -> str:
+    """The key a service signs its sessions and forms with: its own, derived from SECRET_KEY and its name.
+
+    One service's session cookie (or CSRF token) is then worthless to another, though they share SECRET_KEY.
+    """
+    return hmac.new(secret_key.encode(), f"musicstore-{service}".encode(), hashlib.sha256).hexdigest()
+
+
 class SecureWhenHttps(SecureCookieSessionInterface):
     """Session cookies are Secure whenever the request came over HTTPS (behind a proxy: as it says)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """Secure by configuration, or because this request is HTTPS."""
         return bool(super().get_cookie_secure(app) or request.is_secure)
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        """An admin session's cookie expires when the session ends (a fixed time after log-in), never later."""
+        logged_in_at = session.get("login_at")
+        if session.permanent and isinstance(logged_in_at, int):
+            return datetime.fromtimestamp(logged_in_at + app.permanent_session_lifetime.total_seconds(), UTC)
+        return super().get_expiration_time(app, session)
 
 
 # Every page of these shows, or may show, a customer's data (names, e-mails, orders, cart lines).
