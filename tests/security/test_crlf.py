@@ -10,6 +10,10 @@ from flask import Flask
 
 from musicstore import orders
 from musicstore.common.db import get_database
+from musicstore.common.embedded_pg import EmbeddedPostgres
+from tests.cart.conftest import cart_settings, make_app
+from tests.cart.fakes import FakeOrders, FakeStore
+from tests.conftest import new_database
 from tests.orders.conftest import order_settings
 from tests.security.conftest import ADMIN_PASSWORD, log_in
 
@@ -65,3 +69,20 @@ def test_a_next_a_browser_would_read_as_another_site_stays_on_this_one(store_app
     # Browsers drop tabs and newlines from a URL and read a backslash as a slash.
     as_a_browser_reads_it = location.replace("\\", "/").replace("\t", "").replace("\n", "").replace("\r", "")
     assert as_a_browser_reads_it.startswith("/") and not as_a_browser_reads_it.startswith("//")
+
+
+@pytest.fixture(scope="module")
+def cart_pg_url(pg_server: EmbeddedPostgres) -> str:
+    """A cart database on PostgreSQL, which refuses a NUL in a string (SQLite does not)."""
+    return new_database(pg_server, "security_cart")
+
+
+@pytest.mark.parametrize("key", ["%00abc", "abcdefgh%00", "a" * 300, "%0d%0aabcdefgh"])
+def test_a_confirmation_key_postgresql_cannot_hold_is_a_404_not_a_500(
+    cart_pg_url: str, data_dir: Path, key: str
+) -> None:
+    app = make_app(cart_settings(data_dir, CART_DATABASE_URL=cart_pg_url), FakeStore(), FakeOrders())
+    try:
+        assert app.test_client().get(f"/confirmation/{key}").status_code == 404
+    finally:
+        get_database(app).dispose()
