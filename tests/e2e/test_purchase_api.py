@@ -8,7 +8,8 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import DECLINED_CARD, GOOD_CARD, Shopper, Stack
+from tests.e2e.conftest import ADMIN, DECLINED_CARD, GOOD_CARD, Shopper, Stack
+from tests.support.waiting import eventually
 
 
 def test_a_purchase_makes_the_order_with_the_right_total_and_takes_the_stock(stack: Stack, shopper: Shopper) -> None:
@@ -158,3 +159,23 @@ def test_the_shop_opened_under_another_loopback_name_can_add_to_the_cart(stack: 
     )
     assert response.status_code == 303, response.text
     assert http.get(f"{stack.cart.url}/api/cart", timeout=10).json()["count"] == 1
+
+
+def test_cancelling_an_order_bought_through_the_cart_gives_its_stock_back_once(stack: Stack, shopper: Shopper) -> None:
+    album = stack.add_album(price="9.00", stock=4)
+    shopper.add(album["id"], 3)
+    order_id = shopper.pay().json()["order_id"]
+    assert stack.stock(album["id"]) == 1
+    cancel = requests.put(
+        f"{stack.orders.url}/api/orders/{order_id}/status", json={"status": "cancelled"}, headers=ADMIN, timeout=10
+    )
+    assert cancel.status_code == 200, cancel.text
+
+    def returned() -> None:
+        assert stack.stock(album["id"]) == 4
+
+    eventually(returned, timeout=30)
+    again = requests.put(
+        f"{stack.orders.url}/api/orders/{order_id}/status", json={"status": "cancelled"}, headers=ADMIN, timeout=10
+    )
+    assert again.status_code in (200, 409) and stack.stock(album["id"]) == 4  # a repeat returns nothing more

@@ -241,27 +241,31 @@ class Checkout:
         if expected_total is not None and expected_total != priced.total:
             message = f"Your cart or its prices changed: the total is now ${money(priced.total)}. Please check it."
             raise self._ended(key, 409, message, final=False, total=priced.total)
+        reservation_id = reservation_id_for(key, number)
         try:
-            self.reconciler.store.reserve(reservation_id_for(key, number), sorted(priced.quantities().items()))
+            self.reconciler.store.reserve(reservation_id, sorted(priced.quantities().items()))
         except StockUnavailable as exc:
             raise self._ended(key, 409, shortage_message(priced, exc)) from None
         except DownstreamError as exc:
             log.warning("checkout %s: reservation failed: %s", key, exc)
             raise self._released(key, 503, f"We couldn't reserve your albums right now. {KEEP_CART}") from None
         try:
-            return self._pay_and_order(key, form, priced)
+            return self._pay_and_order(key, form, priced, reservation_id)
         except _StepFailed as failed:
             raise self._released(key, failed.status, failed.message) from None
 
-    def _pay_and_order(self, key: str, form: payment.PaymentForm, priced: PricedCart) -> PlacedOrder:
-        """The simulated payment, then the order under the checkout's idempotency key."""
+    def _pay_and_order(
+        self, key: str, form: payment.PaymentForm, priced: PricedCart, reservation_id: str
+    ) -> PlacedOrder:
+        """The simulated payment, then the order under the checkout's idempotency key (and its reservation,
+        which the order service gives back to the store if the order is cancelled)."""
         result = payment.charge(form.card, self.latency_ms)
         if not result.approved:
             self.on_decline()
             log.info("checkout %s: payment declined (%s ending %s)", key, form.card.brand, form.card.last4)
             raise _StepFailed(402, f"{result.reason} Your cart has been kept.")
         try:
-            return self.reconciler.orders.create_order(key, order_body(form, priced))
+            return self.reconciler.orders.create_order(key, order_body(form, priced, reservation_id))
         except DownstreamRejected as exc:
             log.warning("checkout %s: the order service refused the order (%s): %s", key, exc.status, exc.message)
             raise _StepFailed(*refusal(exc)) from None

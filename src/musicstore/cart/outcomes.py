@@ -57,9 +57,10 @@ class CheckoutOutcome:
         }
 
 
-def order_body(form: payment.PaymentForm, priced: PricedCart) -> dict[str, Any]:
-    """The order service's request body: customer, card brand and last four, and the priced lines."""
+def order_body(form: payment.PaymentForm, priced: PricedCart, reservation_id: str) -> dict[str, Any]:
+    """The order service's request body: customer, card brand and last four, the reservation, the priced lines."""
     return {
+        "reservation_id": reservation_id,
         "customer_name": form.name,
         "customer_email": form.email,
         "card_brand": form.card.brand,

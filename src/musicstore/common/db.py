@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, g
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from musicstore.common.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    # A server that is down or unreachable fails a request in seconds (503), not after the OS's TCP timeout.
+    connect_args = {"connect_timeout": 5}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5, connect_args=connect_args, **kwargs
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -71,9 +78,12 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     def init_app(self, app: Flask) -> None:
-        """Close the request's session when the app context ends."""
+        """Close the request's session when the app context ends; a database that cannot be reached is a 503."""
         app.extensions["database"] = self
         app.teardown_appcontext(self._close_session)
+        app.register_error_handler(OperationalError, _database_unavailable)
+        app.register_error_handler(InterfaceError, _database_unavailable)
+        app.register_error_handler(PoolTimeout, _database_unavailable)
 
     @property
     def session(self) -> Session:
@@ -128,6 +138,18 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _database_unavailable(exc: Exception) -> Response:
+    """The database is down, restarting or out of connections: a clear 503 the client may retry; the next
+    request reconnects (the pool checks each connection before use), so no restart is needed."""
+    log.error("database unavailable: %s", type(exc).__name__)
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+    response = error_response("The database is not available right now. Nothing was changed; please try again.", 503)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def get_database(app: Flask) -> Database:
