@@ -95,6 +95,7 @@ class Answer:
     media_type: str = JSON
     headers: Mapping[str, str] = field(default_factory=dict)  # name -> description
     required_headers: frozenset[str] = frozenset()
+    or_page: bool = False  # a form post (not JSON, not asking for JSON) gets an HTML page instead
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Body:
     media_types: Sequence[str] = (JSON,)
     files: Mapping[str, str] = field(default_factory=dict)  # multipart only: file field -> description
     description: str = ""
+    example: Mapping[str, Any] | None = None  # a body the service takes (fuzzers start from it)
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,14 @@ class Operation:
         return "_".join([self.method.lower(), *filter(None, words)]) or self.method.lower()
 
 
-def errors(by_status: Mapping[int, str], model: type[BaseModel] = ErrorOut) -> dict[int, Answer]:
+def errors(
+    by_status: Mapping[int, str], model: type[BaseModel] = ErrorOut, *, or_page: bool = False
+) -> dict[int, Answer]:
     """Error answers ({"error": ...}) by status: errors({404: "No such album"})."""
-    return {status: Answer(description, model) for status, description in by_status.items()}
+    return {status: Answer(description, model, or_page=or_page) for status, description in by_status.items()}
 
 
-def rate_limited(what: str) -> dict[int, Answer]:
+def rate_limited(what: str, *, or_page: bool = False) -> dict[int, Answer]:
     """The 429 of a rate limit, with the Retry-After header it always carries."""
     return {
         429: Answer(
@@ -141,6 +145,7 @@ def rate_limited(what: str) -> dict[int, Answer]:
             ErrorOut,
             headers={"Retry-After": "Seconds to wait before trying again"},
             required_headers=frozenset({"Retry-After"}),
+            or_page=or_page,
         )
     }
 
@@ -148,7 +153,8 @@ def rate_limited(what: str) -> dict[int, Answer]:
 TOO_LONG = {
     414: Answer(
         "The request line is longer than the server accepts (4094 bytes): gunicorn refuses it before the service "
-        "sees it, with a page of its own"
+        "sees it",
+        ErrorOut,
     )
 }
 """For operations with text in the query string."""
@@ -241,6 +247,8 @@ def _request_body(body: Body, schemas: _Schemas) -> dict[str, Any]:
             content[media_type] = {"schema": schema}
         else:
             content[media_type] = {"schema": schemas.of(body.model, "validation")}
+        if body.example is not None and media_type == JSON:
+            content[media_type]["example"] = dict(body.example)
     answer = {"required": True, "content": content}
     if body.description:
         answer["description"] = body.description
@@ -253,6 +261,8 @@ def _response(answer: Answer, schemas: _Schemas) -> dict[str, Any]:
         response["content"] = {answer.media_type: {"schema": schemas.of(answer.model, "serialization")}}
     elif answer.schema is not None:
         response["content"] = {answer.media_type: {"schema": dict(answer.schema)}}
+    if answer.or_page:
+        response.setdefault("content", {})["text/html"] = {"schema": {"type": "string"}}
     if answer.headers:
         response["headers"] = {
             name: {"description": text, "required": name in answer.required_headers, "schema": {"type": "string"}}

@@ -78,6 +78,13 @@ class TransitionError(ErrorOut):
     allowed: list[Status] | None = None
 
 
+ORDER_EXAMPLE = {
+    "customer_name": "Ada Lovelace",
+    "customer_email": "ada@example.com",
+    "card_brand": "visa",
+    "card_last4": "4242",
+    "items": [{"album_id": 1, "title": "Blue Train", "artist": "John Coltrane", "unit_price": "12.99", "quantity": 1}],
+}
 ORDER_ID = Param("id", "path", {"type": "integer", "minimum": 1, "maximum": MAX_ID, "examples": [1]}, "The order's id")
 DOWN = {503: "The database does not answer, or a fault was injected (ordersUnavailable); try again"}
 READ_GUARD = {401: "Credentials missing or wrong"}
@@ -104,7 +111,7 @@ OPERATIONS = (
             ),
             **LIMITED,
         },
-        body=Body(OrderIn),
+        body=Body(OrderIn, example=ORDER_EXAMPLE),
         params=(
             Param(
                 "Idempotency-Key",
@@ -170,7 +177,7 @@ OPERATIONS = (
             ),
             **LIMITED,
         },
-        body=Body(StatusIn),
+        body=Body(StatusIn, example={"status": "confirmed"}),
         params=(ORDER_ID,),
         security=ADMIN,
     ),

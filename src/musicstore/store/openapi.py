@@ -114,6 +114,14 @@ class StockError(ErrorOut):
     stock: int | None = Field(default=None, description="The stock now")
 
 
+ALBUM_EXAMPLE = {
+    "title": "Blue Train",
+    "artist": "John Coltrane",
+    "genre": "Jazz",
+    "year": 1957,
+    "price": "12.99",
+    "stock": 10,
+}
 ALBUM_ID = Param("id", "path", {"type": "integer", "minimum": 1, "maximum": MAX_ID, "examples": [1]}, "The album's id")
 NOT_THERE = {404: "No album with this id"}
 DOWN = {503: "The database does not answer, or a fault was injected (storeApiFailure); try again"}
@@ -137,7 +145,7 @@ STOCK_OPERATIONS = (
             **errors({**BAD_BODY, 422: "A field breaks its rule, or the id was used for other lines", **DOWN}),
             **GUARDED,
         },
-        body=Body(ReserveIn),
+        body=Body(ReserveIn, example={"reservation_id": "cart-3f2a9c", "items": [{"album_id": 1, "quantity": 1}]}),
         security=INTERNAL,
         tag="stock",
     ),
@@ -150,7 +158,7 @@ STOCK_OPERATIONS = (
             **errors({**BAD_BODY, 409: "The reservation was returned (its order was cancelled)", **DOWN}),
             **GUARDED,
         },
-        body=Body(ReleaseIn),
+        body=Body(ReleaseIn, example={"reservation_id": "cart-3f2a9c"}),
         security=INTERNAL,
         tag="stock",
     ),
@@ -163,7 +171,7 @@ STOCK_OPERATIONS = (
             **errors({**BAD_BODY, 404: "No reservation with this id", 409: "The reservation was released", **DOWN}),
             **GUARDED,
         },
-        body=Body(ReturnIn),
+        body=Body(ReturnIn, example={"reservation_id": "cart-3f2a9c"}),
         security=INTERNAL,
         tag="stock",
     ),
@@ -221,6 +229,7 @@ CATALOG_OPERATIONS = (
             AlbumIn,
             (JSON, "multipart/form-data", "application/x-www-form-urlencoded"),
             files={"cover": "The cover image (PNG, JPEG, GIF or WebP; checked by decoding it)"},
+            example=ALBUM_EXAMPLE,
         ),
         security=ADMIN,
     ),
@@ -242,7 +251,7 @@ CATALOG_OPERATIONS = (
             **errors({**BAD_BODY, **NOT_THERE, 415: "The body is not JSON", **DOWN}),
             **GUARDED,
         },
-        body=Body(StockChangeIn),
+        body=Body(StockChangeIn, example={"delta": 5}),
         params=(ALBUM_ID,),
         security=ADMIN,
     ),
