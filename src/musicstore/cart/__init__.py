@@ -9,6 +9,7 @@ from flask import Flask
 from musicstore.cart import api, cart, checkout_views
 from musicstore.cart.context import STORE_DOWN, Clients, get_clients, reconciler
 from musicstore.cart.identity import init_identity
+from musicstore.cart.openapi import cart_document
 from musicstore.cart.reconcile import SweepThread
 from musicstore.cart.settings import CartSettings
 from musicstore.common.bulkhead import Bulkhead, init_bulkheads
@@ -16,6 +17,7 @@ from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.health import health_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
+from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.web import csrf, init_common
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,6 +57,7 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
             }
         )
     )
+    app.register_blueprint(openapi_blueprint(lambda: cart_document(settings)))
     csrf.exempt(api.bp)
     if settings.RECONCILE_INTERVAL:
         # Each process settles checkouts left unknown or abandoned (idempotent: several may run at once).
