@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, MetaData, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from musicstore.common.db import Base, utcnow
@@ -18,6 +18,7 @@ class CartBase(Base):
     """Declarative base of the cart's own tables."""
 
     __abstract__ = True
+    metadata = MetaData()  # its own: a service migrates and compares only its own tables
 
 
 class Cart(CartBase):

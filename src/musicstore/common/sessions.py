@@ -13,19 +13,23 @@ import hashlib
 import secrets
 import time
 
-from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, delete, insert, select
+from sqlalchemy import BigInteger, Column, Engine, Index, MetaData, String, Table, delete, insert, select
 
-from musicstore.common.db import Base
-
-# On the declarative metadata the services' models share, so it is part of the schema the models describe.
+# The table as the queries below use it; each service with admin pages adds it to its own models' metadata
+# (admin_sessions_in), so it is part of the schema those models describe and their migrations create.
 admin_sessions = Table(
     "admin_sessions",
-    Base.metadata,
+    MetaData(),
     Column("id", String(64), primary_key=True),  # SHA-256 of the id the cookie carries, never the id itself
     Column("created_at", BigInteger, nullable=False),  # Unix seconds
     Column("expires_at", BigInteger, nullable=False),
     Index("ix_admin_sessions_expires_at", "expires_at"),
 )
+
+
+def admin_sessions_in(metadata: MetaData) -> Table:
+    """The admin_sessions table, added to a service's metadata."""
+    return admin_sessions.to_metadata(metadata)
 
 
 def now() -> float:

@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, MetaData, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from musicstore.common.db import Base, utcnow
+from musicstore.common.sessions import admin_sessions_in
 from musicstore.orders import rules
 
 
@@ -56,6 +57,10 @@ class OrdersBase(Base):
     """Declarative base of the order service's own tables."""
 
     __abstract__ = True
+    metadata = MetaData()  # its own: a service migrates and compares only its own tables
+
+
+admin_sessions_in(OrdersBase.metadata)  # its admin pages' sessions (musicstore.common.sessions)
 
 
 STATUS_CHECK = "status IN ({})".format(", ".join(f"'{s}'" for s in rules.STATUSES))

@@ -5,16 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from musicstore.common.db import Base, utcnow
+from musicstore.common.sessions import admin_sessions_in
 
 
 class StoreBase(Base):
     """Declarative base of the store's own tables."""
 
     __abstract__ = True
+    metadata = MetaData()  # its own: a service migrates and compares only its own tables
+
+
+admin_sessions_in(StoreBase.metadata)  # its admin pages' sessions (musicstore.common.sessions)
 
 
 class Album(StoreBase):
