@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -57,6 +57,9 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
         app=app,
         storage_uri=settings.RATELIMIT_STORAGE_URI,
         headers_enabled=True,
+        # The limiter would put its window's reset into Retry-After on every answer, over the one a 202 or a
+        # 503 sets; a 429 gets its Retry-After from our handler (errors.py), the window's goes to its own header.
+        header_name_mapping={HeaderNames.RETRY_AFTER: "X-RateLimit-Retry-After"},
         enabled=app.config.get("RATELIMIT_ENABLED", True),
     )
 
