@@ -12,9 +12,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from musicstore.common.settings import URL_PREFIXES
+
 SERVICES = {"store": 5000, "orders": 5001, "cart": 5002}
 PORT_VARS = {"store": "STORE_PORT", "orders": "ORDER_PORT", "cart": "CART_PORT"}
-URL_PREFIXES = {"store": "STORE", "orders": "ORDER", "cart": "CART"}
 
 
 class LocalSettings(BaseSettings):

@@ -35,7 +35,7 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     limiter = init_common(app, "cart", settings, extra=config)
     init_identity(app)
     if settings.uses_sqlite():
-        private_sqlite_file(settings.db_path)
+        private_sqlite_file(settings.sqlite_path)
     Database(settings.database_url()).init_app(app)
     app.extensions["cart_clients"] = Clients.from_settings(settings)
     init_bulkheads(
@@ -68,5 +68,5 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
 def prepare(settings: CartSettings) -> None:
     """Bring the cart database to the newest schema (made on first start)."""
     if settings.uses_sqlite():
-        private_sqlite_file(settings.db_path)
+        private_sqlite_file(settings.sqlite_path)
     upgrade(MIGRATIONS, settings.database_url())

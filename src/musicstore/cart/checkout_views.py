@@ -71,7 +71,7 @@ def _invalid(values: Mapping[str, Any], errors: dict[str, str], key: str) -> Res
         return response
     flash(FIX_FIELDS, "error")
     # Nothing was attempted yet, so the fixed form continues the same checkout with the same key.
-    return _page(values, errors, 422, key=key if IDEMPOTENCY_KEY.match(key) else None)
+    return _page(values, errors, 422, key=key if IDEMPOTENCY_KEY.fullmatch(key) else None)
 
 
 def _answer(outcome: CheckoutOutcome, values: Mapping[str, Any]) -> Response | tuple[str, int]:
@@ -113,7 +113,7 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
             form = validate_payment_form(values)
         except InvalidPaymentForm as exc:
             errors = exc.errors
-        if not IDEMPOTENCY_KEY.match(key):
+        if not IDEMPOTENCY_KEY.fullmatch(key):
             errors["idempotency_key"] = "A checkout key (8-64 letters, digits, - _ . :) is required."
         expected_total = _expected_total(values, errors)
         if errors:
@@ -131,7 +131,9 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
     @bp.get("/confirmation/<key>")
     def confirmation(key: str) -> Response | tuple[str, int, dict[str, str]]:
         """The confirmation of a checkout: the order, or "being confirmed" while its outcome is not known."""
-        attempt = get_database(current_app).session.get(CheckoutAttempt, key) if IDEMPOTENCY_KEY.match(key) else None
+        attempt = (
+            get_database(current_app).session.get(CheckoutAttempt, key) if IDEMPOTENCY_KEY.fullmatch(key) else None
+        )
         if attempt is None or attempt.cart_id != current_cart_id():
             abort(404)
         if attempt.status in SETTLING:

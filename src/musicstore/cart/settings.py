@@ -7,12 +7,13 @@ from pathlib import Path
 from limits import parse_many
 from pydantic import Field, field_validator
 
-from musicstore.common.settings import ServiceSettings, normalise_postgres_url, sqlite_url
+from musicstore.common.settings import OwnDatabase
 
 
-class CartSettings(ServiceSettings):
+class CartSettings(OwnDatabase):
     """Cart database, payment simulation, quantity and rate limits."""
 
+    DATABASE_PREFIX, SQLITE_FILE = "CART", "cart.db"
     CART_DB_PATH: Path | None = None
     CART_DATABASE_URL: str = ""
     PAYMENT_LATENCY_MS: int = Field(default=0, ge=0, le=60_000)
@@ -39,18 +40,3 @@ class CartSettings(ServiceSettings):
         except ValueError:
             raise ValueError(f"not a rate limit: {value!r} (try '10 per minute')") from None
         return value
-
-    @property
-    def db_path(self) -> Path:
-        """The SQLite file of the carts (when no PostgreSQL URL is set)."""
-        return self.CART_DB_PATH or self.DATA_DIR / "cart.db"
-
-    def database_url(self) -> str:
-        """CART_DATABASE_URL (PostgreSQL) when set, else the SQLite file."""
-        if self.CART_DATABASE_URL:
-            return normalise_postgres_url(self.CART_DATABASE_URL)
-        return sqlite_url(self.db_path)
-
-    def uses_sqlite(self) -> bool:
-        """True when the carts live in a SQLite file."""
-        return not self.CART_DATABASE_URL

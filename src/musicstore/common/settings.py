@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, model_validator
@@ -92,6 +92,33 @@ class ServiceSettings(BaseSettings):
             "SESSION_REFRESH_EACH_REQUEST": False,
             "WTF_CSRF_TIME_LIMIT": None,
         }
+
+
+class OwnDatabase(ServiceSettings):
+    """A service whose database is a SQLite file in DATA_DIR by default, or PostgreSQL when its URL is set
+    (so it can run with several replicas). A subclass names its two settings, e.g. CART_DB_PATH and
+    CART_DATABASE_URL, by DATABASE_PREFIX, and its file by SQLITE_FILE."""
+
+    DATABASE_PREFIX: ClassVar[str]
+    SQLITE_FILE: ClassVar[str]
+
+    def _own(self, name: str) -> Any:
+        return getattr(self, f"{self.DATABASE_PREFIX}_{name}")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file used when no PostgreSQL URL is given."""
+        path: Path = self._own("DB_PATH") or self.DATA_DIR / self.SQLITE_FILE
+        return path
+
+    def uses_sqlite(self) -> bool:
+        """True when the service keeps its data in its SQLite file."""
+        return not self._own("DATABASE_URL")
+
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the service's database: PostgreSQL when configured, else the SQLite file."""
+        url: str = self._own("DATABASE_URL")
+        return normalise_postgres_url(url) if url else sqlite_url(self.sqlite_path)
 
 
 class PostgresSettings(BaseSettings):

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from musicstore.common.settings import ServiceSettings, normalise_postgres_url, sqlite_url
+from musicstore.common.settings import OwnDatabase
 
 
-class OrderSettings(ServiceSettings):
+class OrderSettings(OwnDatabase):
     """Where orders live: a SQLite file by default, PostgreSQL when ORDER_DATABASE_URL is set."""
 
+    DATABASE_PREFIX, SQLITE_FILE = "ORDER", "orders.db"
     ORDER_DB_PATH: Path | None = None
     ORDER_DATABASE_URL: str = ""
     # Cancelled orders' stock goes back to the store from a worker thread in each process; false leaves
@@ -20,18 +21,3 @@ class OrderSettings(ServiceSettings):
     STOCK_RETURN_FIRST_RETRY: float = Field(default=1.0, gt=0, le=60)
     STOCK_RETURN_MAX_RETRY: float = Field(default=30.0, gt=0, le=3600)
     STOCK_RETURN_POLL: float = Field(default=10.0, gt=0, le=3600)  # at most this long between looks at the outbox
-
-    @property
-    def sqlite_path(self) -> Path:
-        """The SQLite file used when no PostgreSQL URL is given."""
-        return self.ORDER_DB_PATH or self.DATA_DIR / "orders.db"
-
-    def uses_sqlite(self) -> bool:
-        """True when orders are kept in the local SQLite file."""
-        return not self.ORDER_DATABASE_URL
-
-    def database_url(self) -> str:
-        """The SQLAlchemy URL of the orders database."""
-        if self.ORDER_DATABASE_URL:
-            return normalise_postgres_url(self.ORDER_DATABASE_URL)
-        return sqlite_url(self.sqlite_path)
