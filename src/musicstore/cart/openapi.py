@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from musicstore.cart.checkout_views import IDEMPOTENCY_KEY
 from musicstore.cart.identity import CART_HEADER, CART_ID
 from musicstore.cart.settings import CartSettings
 from musicstore.common.db import MAX_ID
@@ -29,7 +30,6 @@ from musicstore.common.openapi import (
 )
 from musicstore.common.text import EMAIL, WITHOUT_CONTROL_CHARACTERS
 
-CHECKOUT_KEY = r"^[A-Za-z0-9_.:-]{8,64}$"  # the checkout form's idempotency key (checkout_views.IDEMPOTENCY_KEY)
 CARD_NUMBER = r"^[ -]*([0-9][ -]*){13,19}$"  # 13-19 digits; spaces and dashes allowed on input
 EXPIRY = r"^\s*(0[1-9]|1[0-2])\s*/\s*[0-9]{2}\s*$"  # MM/YY, not in the past (not expressible here)
 CVV = r"^\s*[0-9]{3,4}\s*$"
@@ -157,7 +157,9 @@ def _request_models(max_quantity: int) -> tuple[type[BaseModel], ...]:
         card_number: str = Field(pattern=CARD_NUMBER, examples=["4242 4242 4242 4242", "4000 0000 0000 0002"])
         expiry: str = Field(pattern=EXPIRY, examples=["12/39"])
         cvv: str = Field(pattern=CVV, examples=["123"])
-        idempotency_key: str = Field(pattern=CHECKOUT_KEY, description="One per checkout; a repeat gets its answer")
+        idempotency_key: str = Field(
+            pattern=IDEMPOTENCY_KEY.pattern, description="One per checkout; a repeat gets its answer"
+        )
         expected_total: str | None = Field(
             default=None,
             pattern=r"^[0-9]{1,9}\.[0-9]{2}$",
