@@ -12,20 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import psutil
 import requests
+from bench.stack import Stack
 from tenacity import retry, stop_after_delay, wait_fixed
-
-from musicstore.common.embedded_pg import free_port
 
 MB = 1024 * 1024
 
@@ -42,28 +36,8 @@ def pss(process: psutil.Process, *, tree: bool) -> float:
     return total / MB
 
 
-class Stack:
-    """`musicstore up` on free ports in a temporary folder."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="musicstore-bench-"))
-        os.chmod(self.root, 0o755)  # noqa: S103 - as root, PostgreSQL runs as another user who must reach it
-        names = ("STORE_PORT", "ORDER_PORT", "CART_PORT", "DB_PORT", "TRAFFIC_PORT")
-        self.ports = {name: free_port() for name in names}
-        env = {**os.environ, **{k: str(v) for k, v in self.ports.items()}, "DATA_DIR": str(self.root / "var"),
-               "TRAFFIC_MAX_BROWSERS": "8", "TRAFFIC_THINK_MIN": "1", "TRAFFIC_THINK_MAX": "3"}  # fmt: skip
-        self.log = (self.root / "up.log").open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "musicstore.cli", "up"], env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
-        self.ui = f"http://127.0.0.1:{self.ports['TRAFFIC_PORT']}"
-
-    @retry(stop=stop_after_delay(120), wait=wait_fixed(0.5), reraise=True)
-    def wait_ready(self) -> None:
-        """Until every service and the traffic UI answer."""
-        assert self.process.poll() is None, "musicstore up exited"
-        for name in ("STORE_PORT", "ORDER_PORT", "CART_PORT"):
-            requests.get(f"http://127.0.0.1:{self.ports[name]}/readyz", timeout=2).raise_for_status()
-        requests.get(self.ui, timeout=2).raise_for_status()
+class TrafficStack(Stack):
+    """The local stack, with the traffic generator's web UI driven through Locust's API."""
 
     def generator(self) -> psutil.Process:
         """The traffic generator's process."""
@@ -93,12 +67,6 @@ class Stack:
         requests.post(f"{self.ui}/stop", timeout=120).raise_for_status()
         requests.get(f"{self.ui}/stats/reset", timeout=10)
 
-    def close(self) -> None:
-        """Ctrl-C to `musicstore up`."""
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(60)
-        self.log.close()
-
 
 def journeys(stats: dict[str, Any], name: str) -> int:
     """Successful journeys of a type so far."""
@@ -107,7 +75,7 @@ def journeys(stats: dict[str, Any], name: str) -> int:
 
 def measure(settle: float, http_users: int, browsers: list[int]) -> list[tuple[str, str]]:
     """Run the measurements; rows of (what, result)."""
-    stack = Stack()
+    stack = TrafficStack(TRAFFIC_MAX_BROWSERS="8", TRAFFIC_THINK_MIN="1", TRAFFIC_THINK_MAX="3")
     rows: list[tuple[str, str]] = []
     try:
         stack.wait_ready()
