@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from musicstore.common.db import MAX_ID
+from musicstore.common.keys import IDEMPOTENCY_KEY_PATTERN
 from musicstore.common.openapi import (
     ADMIN,
     EVERY_SERVICE,
@@ -116,7 +117,7 @@ OPERATIONS = (
             Param(
                 "Idempotency-Key",
                 "header",
-                {"type": "string", "pattern": r"^[\x21-\x7e]{1,100}$"},
+                {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                 "Names this order: the same key again answers the same order (1-100 visible ASCII characters)",
                 required=True,
             ),
@@ -139,7 +140,7 @@ OPERATIONS = (
             Param(
                 "idempotency_key",
                 "query",
-                {"type": "string", "maxLength": 100},
+                {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                 "The order made under this Idempotency-Key, if any (how a checkout finds out after a timeout)",
             ),
             PAGE,

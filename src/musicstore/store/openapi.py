@@ -200,7 +200,7 @@ CATALOG_OPERATIONS = (
             Param(
                 "ids",
                 "query",
-                {"type": "string", "pattern": r"^[0-9]+(,[0-9]+){0,99}$"},
+                {"type": "string", "pattern": r"^[1-9][0-9]{0,8}(,[1-9][0-9]{0,8}){0,99}$", "examples": ["3,1,7"]},
                 "Comma-separated album ids (at most 100): those albums in one call, unknown ids left out",
             ),
             PAGE,
