@@ -128,7 +128,8 @@ def test_health_readiness_and_metrics_answer(client: FlaskClient) -> None:
     assert ready.status_code == 200 and ready.get_json()["database"] == "up"
     client.get("/api/albums")
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'http_requests_total{endpoint="/api/albums",method="GET",status="200"}' in metrics
+    labels = 'caller="other",endpoint="/api/albums",method="GET",status="200",synthetic="false"'
+    assert f"http_requests_total{{{labels}}}" in metrics
     assert "stock_reservations_refused_total" in metrics
     assert client.get("/metrics").headers["Content-Type"].count("charset") == 1
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterable
+from urllib.parse import unquote
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -12,11 +15,44 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "other"
 UNMATCHED = "unmatched"
+# Who called: one of our services (by its User-Agent, musicstore-<service>), a browser, or anything else.
+SERVICE_CALLERS = frozenset({"store", "cart", "orders", "traffic"})
+BROWSER = "browser"
+OTHER_CALLER = "other"
+_SERVICE_AGENT = re.compile(r"musicstore-([a-z]*)")
+SYNTHETIC_KEY = "synthetic_request"
 
 
 def method_label(method: str) -> str:
     """The method as a label value: a standard one by name, any other as "other"."""
     return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
+def caller_label(user_agent: str) -> str:
+    """Who sent a request, from its User-Agent: a service of ours, "browser" or "other".
+
+    A browser says "Mozilla", the traffic generator's headless Chromium too (its User-Agent also names
+    musicstore-traffic): what reaches the pages through a browser is a browser's call.
+    """
+    if "Mozilla" in user_agent:
+        return BROWSER
+    found = _SERVICE_AGENT.match(user_agent)
+    if found and found.group(1) in SERVICE_CALLERS:
+        return found.group(1)
+    return OTHER_CALLER
+
+
+def synthetic_label(baggage_headers: Iterable[str]) -> str:
+    """ "true" when the W3C baggage carries synthetic_request=true (the traffic generator's requests), else "false".
+
+    Baggage is a comma-separated list of key=value members, each optionally followed by ;properties; values are
+    percent-encoded, and a request may carry several baggage headers.
+    """
+    for member in ",".join(baggage_headers).split(","):
+        key, sep, value = member.split(";", 1)[0].partition("=")
+        if sep and key.strip() == SYNTHETIC_KEY and unquote(value.strip()) == "true":
+            return "true"
+    return "false"
 
 
 class Metrics:
@@ -28,13 +64,13 @@ class Metrics:
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests served",
-            ["method", "endpoint", "status"],
+            ["method", "endpoint", "status", "caller", "synthetic"],
             registry=self.registry,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
             "Time to serve an HTTP request",
-            ["method", "endpoint"],
+            ["method", "endpoint", "caller"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
@@ -53,10 +89,12 @@ class Metrics:
     def _observe(self, response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else UNMATCHED
         method = method_label(request.method)
+        caller = caller_label(request.headers.get("User-Agent", ""))
+        synthetic = synthetic_label(request.headers.getlist("baggage"))
         started = g.get("request_started")
         if started is not None:
-            self.latency.labels(method, endpoint).observe(time.perf_counter() - started)
-        self.requests.labels(method, endpoint, str(response.status_code)).inc()
+            self.latency.labels(method, endpoint, caller).observe(time.perf_counter() - started)
+        self.requests.labels(method, endpoint, str(response.status_code), caller, synthetic).inc()
         return response
 
 
