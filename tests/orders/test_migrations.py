@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, inspect, text
 
 from musicstore.common.embedded_pg import EmbeddedPostgres
 from musicstore.common.migrate import alembic_config
+from musicstore.common.settings import sqlite_url
 from musicstore.orders import MIGRATIONS
 from musicstore.orders.models import OrdersBase
-from musicstore.orders.settings import sqlite_url
 from tests.conftest import new_database
 
 AN_ORDER = """
