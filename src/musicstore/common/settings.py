@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
     RATELIMIT_STORAGE_URI: str = "memory://"
     # An admin session ends this long after log-in, however busy it is (and at log-out).
     SESSION_LIFETIME_HOURS: float = Field(default=8, gt=0, le=24 * 7)
+    # The fault switches' flag file (flagd format, musicstore.common.flags); without one every flag is off.
+    FLAGS_FILE: Path | None = None
 
     @model_validator(mode="after")
     def _public_urls_default_to_service_urls(self) -> ServiceSettings:
@@ -62,6 +64,11 @@ class ServiceSettings(BaseSettings):
             for key in (f"{name}_PUBLIC_URL", f"{name}_SERVICE_URL"):
                 setattr(self, key, getattr(self, key).rstrip("/"))
         return self
+
+    @property
+    def flags_file(self) -> Path:
+        """Where the fault switches' flags are read from: FLAGS_FILE, else DATA_DIR/flags.json."""
+        return self.FLAGS_FILE or self.DATA_DIR / "flags.json"
 
     def public_url_of(self, service: str) -> str:
         """The browser-facing URL of a service named store, orders or cart."""
