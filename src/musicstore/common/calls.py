@@ -80,6 +80,13 @@ def allowed(scopes: frozenset[str] = frozenset({"always"})) -> set[tuple[str, st
     return {(c.source, c.target, c.port) for c in CALLS if c.scope in scopes | {"always"}}
 
 
+# Edges the service map draws that no network policy names: shoppers' browsers reach the pages (through the
+# ingress in a cluster), and cart and orders keep their SQLite files beside them (`cart-db`, `orders-db`).
+SEEN_ONLY: frozenset[tuple[str, str]] = frozenset(
+    {("browser", "store"), ("browser", "cart"), ("browser", "orders"), ("cart", "cart-db"), ("orders", "orders-db")}
+)
+
+
 def service_edges() -> set[tuple[str, str]]:
     """The declared edges between the shop's own components, as the service map draws them (no ports)."""
-    return {(c.source, c.target) for c in CALLS if c.scope in ("always", "postgres-carts")}
+    return {(c.source, c.target) for c in CALLS if c.scope in ("always", "postgres-carts")} | SEEN_ONLY

@@ -1,0 +1,213 @@
+"""The service map: the call matrix, live, from the services' own /metrics (DESIGN.md, "Observability").
+
+Each scrape round reads every pod of store, cart and orders (prometheus-client's multiprocess mode: one scrape
+gives all of a pod's workers). A pod's text becomes counts per edge, from three kinds of series:
+
+- `out`: the caller's `http_client_requests_total{peer}` and its duration histogram (service → service);
+- `in`: the callee's `http_requests_total{caller}` and its histogram: who called, as the callee saw it;
+- `db`: `db_client_queries_total{db}` and its histogram (service → database).
+
+An edge between two services that both sides count is counted once, from the caller's outbound series; the
+callee's `caller` label gives the edges no caller counted: browsers, the traffic generator, anything else, and a
+service that called without the shared client. Health checks and scrapes (`/healthz`, `/readyz`, `/metrics`) are
+the platform looking at a service, not calls of the shop, and are left out.
+
+`requests` is the sum over the pods answering now of their counts since they started. `rate` is per second over
+the window (the last few scrapes, each pod from its oldest scrape in it; 0 after a single scrape); `error_ratio`
+(5xx, timeouts and connection errors) and `p95_ms` are of the window's calls, or of every call since start when
+the window had none. A count that went down is a pod that restarted: it counts from zero again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from musicstore.common.calls import service_edges
+
+SERVICES = ("store", "cart", "orders")
+CALLERS = frozenset({*SERVICES, "traffic", "browser", "other"})
+DATABASES = ("postgres", "cart-db", "orders-db")
+# Always on the map: where calls come from, and the services scraped. The others appear once something reports them.
+NODE_ORDER = ("browser", "traffic", "other", *SERVICES, *DATABASES)
+ALWAYS = ("browser", "traffic", *SERVICES)
+NOT_CALLS = frozenset({"healthz", "readyz", "metrics"})
+# Outbound calls without an answer; "error" is also a failed query's outcome.
+FAILED_CALLS = frozenset({"timeout", "error"})
+INF = float("inf")
+
+Key = tuple[str, str, str]  # (kind: "out" | "in" | "db", from, to)
+Pods = dict[str, dict[str, "str | None"]]  # service → pod address → its /metrics text (None: no answer)
+
+
+@dataclass
+class Tally:
+    """Calls on one edge: how many, how many failed, and the cumulative latency buckets (upper bound → count)."""
+
+    requests: float = 0.0
+    errors: float = 0.0
+    buckets: dict[float, float] = field(default_factory=dict)
+
+    def add(self, other: Tally) -> None:
+        """Add another tally's counts to this one."""
+        self.requests += other.requests
+        self.errors += other.errors
+        for bound, count in other.buckets.items():
+            self.buckets[bound] = self.buckets.get(bound, 0.0) + count
+
+    def since(self, earlier: Tally | None) -> Tally:
+        """The calls made after `earlier` (all of them when the counts went down: the pod restarted)."""
+        if earlier is None or self.requests < earlier.requests or self.errors < earlier.errors:
+            return Tally(self.requests, self.errors, dict(self.buckets))
+        buckets = {bound: count - earlier.buckets.get(bound, 0.0) for bound, count in self.buckets.items()}
+        if any(count < 0 for count in buckets.values()):
+            return Tally(self.requests, self.errors, dict(self.buckets))
+        return Tally(self.requests - earlier.requests, self.errors - earlier.errors, buckets)
+
+
+Counts = dict[Key, Tally]
+
+
+def parse(service: str, text: str) -> Counts:
+    """One pod's /metrics text as tallies per edge (labels outside the metrics contract are left out)."""
+    counts: Counts = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found = _edge_of(service, sample.name, sample.labels)
+            if found is None:
+                continue
+            key, status = found
+            tally = counts.setdefault(key, Tally())
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                tally.buckets[bound] = tally.buckets.get(bound, 0.0) + sample.value
+            else:
+                tally.requests += sample.value
+                tally.errors += sample.value if _failed(status) else 0.0
+    return counts
+
+
+def _edge_of(service: str, name: str, labels: dict[str, str]) -> tuple[Key, str] | None:
+    """The edge a sample counts, and its outcome (status or outcome label); None when it is not one of ours."""
+    if name in ("http_client_requests_total", "http_client_request_duration_seconds_bucket"):
+        peer = labels.get("peer", "")
+        return (("out", service, peer), labels.get("status", "")) if peer in SERVICES else None
+    if name in ("http_requests_total", "http_request_duration_seconds_bucket"):
+        if "caller" not in labels or labels.get("endpoint", "").rsplit("/", 1)[-1] in NOT_CALLS:
+            return None
+        caller = labels["caller"] if labels["caller"] in CALLERS else "other"
+        return ("in", caller, service), labels.get("status", "")
+    if name in ("db_client_queries_total", "db_client_query_duration_seconds_bucket"):
+        db = labels.get("db", "")
+        return (("db", service, db), labels.get("outcome", "")) if db in DATABASES else None
+    return None
+
+
+def _failed(status: str) -> bool:
+    return status.startswith("5") or status in FAILED_CALLS
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """The q-quantile of cumulative buckets, interpolated linearly within its bucket as Prometheus does."""
+    bounds = sorted(buckets)
+    if not bounds or bounds[-1] != INF or buckets[INF] <= 0:
+        return None
+    rank = q * buckets[INF]
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if bound == INF:
+                return lower  # above the highest finite bound: that bound, as histogram_quantile answers
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return None
+
+
+@dataclass
+class _Edge:
+    """One edge's numbers summed over the pods: since start, over the window, and its rate."""
+
+    total: Tally = field(default_factory=Tally)
+    recent: Tally = field(default_factory=Tally)
+    rate: float = 0.0
+
+
+class ServiceMap:
+    """The last few scrapes of every pod, and the map they make."""
+
+    def __init__(self, *, window: float, interval: float, declared: frozenset[tuple[str, str]] | None = None) -> None:
+        self.declared = frozenset(service_edges()) if declared is None else declared
+        self.keep = max(2, round(window / interval) + 1)  # scrapes per pod: the window's, and the one before it
+        self.history: dict[tuple[str, str], deque[tuple[float, Counts]]] = {}
+        self.answering: dict[str, set[str]] = {}  # service → its pods that answered the last scrape
+        self.scraped = False
+        self.lock = threading.Lock()
+
+    def record(self, pods: Pods, at: float) -> None:
+        """One scrape round: for each service, each pod's /metrics text (None: it did not answer)."""
+        parsed = {
+            (s, pod): parse(s, text) for s, texts in pods.items() for pod, text in texts.items() if text is not None
+        }
+        with self.lock:
+            for gone in set(self.history) - {(s, pod) for s, texts in pods.items() for pod in texts}:
+                del self.history[gone]
+            for pod, counts in parsed.items():
+                self.history.setdefault(pod, deque(maxlen=self.keep)).append((at, counts))
+            self.answering = {s: {pod for pod, text in texts.items() if text is not None} for s, texts in pods.items()}
+            self.scraped = True
+
+    def as_json(self) -> dict[str, list[dict[str, object]]]:
+        """The map as DESIGN.md shapes it: {"nodes": [{id, up}], "edges": [{from, to, requests, rate, ...}]}."""
+        with self.lock:
+            edges = self._edges()
+            up = {s: bool(self.answering.get(s)) for s in SERVICES}
+        ids = set(ALWAYS) | {end for _, source, target in edges for end in (source, target)}
+        for (kind, _, target), numbers in edges.items():
+            if kind == "db":
+                up[target] = up.get(target, True) and not _all_failed(numbers.recent)
+        return {
+            "nodes": [{"id": n, "up": up.get(n, True)} for n in NODE_ORDER if n in ids],
+            "edges": [self._edge_json(source, target, edges[kind, source, target])
+                      for kind, source, target in sorted(edges, key=lambda k: (k[1], k[2]))],
+        }  # fmt: skip
+
+    def _edges(self) -> dict[Key, _Edge]:
+        """Each edge's numbers; an edge between services both sides count, from the caller's side only."""
+        edges: dict[Key, _Edge] = {}
+        for (service, pod), scrapes in self.history.items():
+            if pod not in self.answering.get(service, set()):
+                continue
+            at, latest = scrapes[-1]
+            first_at, first = scrapes[0]
+            for key, tally in latest.items():
+                numbers = edges.setdefault(key, _Edge())
+                numbers.total.add(tally)
+                if at > first_at:
+                    recent = tally.since(first.get(key))
+                    numbers.recent.add(recent)
+                    numbers.rate += recent.requests / (at - first_at)
+        outbound = {(source, target) for kind, source, target in edges if kind == "out"}
+        return {k: v for k, v in edges.items() if not (k[0] == "in" and (k[1], k[2]) in outbound)}
+
+    def _edge_json(self, source: str, target: str, numbers: _Edge) -> dict[str, object]:
+        calls = numbers.recent if numbers.recent.requests > 0 else numbers.total
+        p95 = histogram_quantile(0.95, calls.buckets)
+        return {
+            "from": source,
+            "to": target,
+            "requests": round(numbers.total.requests),
+            "rate": round(numbers.rate, 3),
+            "error_ratio": round(calls.errors / calls.requests, 4) if calls.requests else 0.0,
+            "p95_ms": None if p95 is None else round(p95 * 1000, 2),
+            "declared": (source, target) in self.declared,
+        }
+
+
+def _all_failed(recent: Tally) -> bool:
+    return recent.requests > 0 and recent.errors >= recent.requests
