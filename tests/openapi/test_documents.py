@@ -17,7 +17,8 @@ import musicstore.cart
 import musicstore.orders
 import musicstore.store
 from musicstore.cart.clients import Album as PricedAlbum
-from musicstore.cart.openapi import CartOut
+from musicstore.cart.openapi import CartOut, PaymentOut, PendingOut, TotalChangedError
+from musicstore.cart.outcomes import CheckoutOutcome
 from musicstore.cart.pricing import PricedCart, PricedLine
 from musicstore.cart.settings import CartSettings
 from musicstore.orders.settings import OrderSettings
@@ -196,3 +197,14 @@ def test_the_album_schema_is_what_the_api_answers() -> None:
 def test_the_cart_schema_is_what_the_api_answers() -> None:
     album = PricedAlbum(id=1, title="Blue Train", artist="Coltrane", price=Decimal("12.99"), stock=4, cover_url=None)
     CartOut.model_validate({**PricedCart([PricedLine(album, 2)], []).as_json(), "cart_id": None})
+
+
+def test_the_payment_schemas_are_what_a_checkout_answers() -> None:
+    placed = CheckoutOutcome(
+        key="k", status=201, order_id=1, order_number="MS-1", total=Decimal("9.5"), tracking_url="http://o/track/t"
+    )
+    PaymentOut.model_validate(placed.as_json())
+    PendingOut.model_validate(CheckoutOutcome(key="k", status=202).as_json())
+    TotalChangedError.model_validate(
+        CheckoutOutcome(key="k", status=409, error="changed", total=Decimal("3")).as_json()
+    )
