@@ -20,13 +20,22 @@ the window had none. A count that went down is a pod that restarted: it counts f
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from musicstore.common.calls import service_edges
+
+log = logging.getLogger(__name__)
 
 SERVICES = ("store", "cart", "orders")
 CALLERS = frozenset({*SERVICES, "traffic", "browser", "other"})
@@ -38,6 +47,7 @@ NOT_CALLS = frozenset({"healthz", "readyz", "metrics"})
 # Outbound calls without an answer; "error" is also a failed query's outcome.
 FAILED_CALLS = frozenset({"timeout", "error"})
 INF = float("inf")
+USER_AGENT = "musicstore-traffic"  # DESIGN.md: every caller names itself; the traffic generator reads /metrics
 
 Key = tuple[str, str, str]  # (kind: "out" | "in" | "db", from, to)
 Pods = dict[str, dict[str, "str | None"]]  # service → pod address → its /metrics text (None: no answer)
@@ -152,14 +162,17 @@ class ServiceMap:
     def record(self, pods: Pods, at: float) -> None:
         """One scrape round: for each service, each pod's /metrics text (None: it did not answer)."""
         parsed = {
-            (s, pod): parse(s, text) for s, texts in pods.items() for pod, text in texts.items() if text is not None
+            (service, pod): counts
+            for service, texts in pods.items()
+            for pod, text in texts.items()
+            if (counts := _parsed(service, pod, text)) is not None
         }
         with self.lock:
-            for gone in set(self.history) - {(s, pod) for s, texts in pods.items() for pod in texts}:
+            for gone in set(self.history) - {(service, pod) for service, texts in pods.items() for pod in texts}:
                 del self.history[gone]
-            for pod, counts in parsed.items():
-                self.history.setdefault(pod, deque(maxlen=self.keep)).append((at, counts))
-            self.answering = {s: {pod for pod, text in texts.items() if text is not None} for s, texts in pods.items()}
+            for key, counts in parsed.items():
+                self.history.setdefault(key, deque(maxlen=self.keep)).append((at, counts))
+            self.answering = {service: {pod for s, pod in parsed if s == service} for service in pods}
             self.scraped = True
 
     def as_json(self) -> dict[str, list[dict[str, object]]]:
@@ -209,5 +222,104 @@ class ServiceMap:
         }
 
 
+def _parsed(service: str, pod: str, text: str | None) -> Counts | None:
+    """A pod's counts; None when it did not answer, or answered what is not metrics text."""
+    if text is None:
+        return None
+    try:
+        return parse(service, text)
+    except ValueError as exc:
+        log.warning("service map: %s at %s answered what is not metrics text (%s)", service, pod, exc)
+        return None
+
+
 def _all_failed(recent: Tally) -> bool:
     return recent.requests > 0 and recent.errors >= recent.requests
+
+
+Resolve = Callable[[str, int], list[tuple[str, int]]]
+
+
+def every_address(host: str, port: int) -> list[tuple[str, int]]:
+    """Every address a name resolves to (a headless Service: one per pod); its IPv4 ones, or IPv6 when it has none."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    v4, v6 = ({str(info[4][0]) for info in found if info[0] == family} for family in (socket.AF_INET, socket.AF_INET6))
+    return [(address, port) for address in sorted(v4 or v6)]
+
+
+class Scraper:
+    """Reads every pod's /metrics into a ServiceMap: one round (`scrape`), or one every interval in the background."""
+
+    def __init__(
+        self,
+        service_map: ServiceMap,
+        targets: dict[str, str],
+        *,
+        every_address: bool,
+        timeout: float,
+        resolve: Resolve = every_address,
+    ) -> None:
+        self.service_map, self.targets, self.timeout, self.resolve = service_map, targets, timeout, resolve
+        self.every_address = every_address
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.rounds = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def scrape(self) -> None:
+        """One round: find every pod, read them all at once, and record what each answered."""
+        pods = [(service, pod, url) for service, target in self.targets.items() for pod, url in self._pods(target)]
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(pods)))) as pool:
+            texts = list(pool.map(self._read, [url for _, _, url in pods]))
+        answers: Pods = {service: {} for service in self.targets}
+        for (service, pod, _), text in zip(pods, texts, strict=True):
+            answers[service][pod] = text
+        self.service_map.record(answers, at=time.monotonic())
+        self.rounds += 1
+
+    def start(self, interval: float) -> None:
+        """Scrape now and then every `interval` seconds, in the background, until stopped."""
+        self._thread = threading.Thread(target=self._run, args=(interval,), name="service-map-scraper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the background scraping (a round under way finishes first)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout + 5)
+
+    def _run(self, interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.scrape()
+            except Exception:  # a round that fails must not end the map: the next one may succeed
+                log.exception("service map: a scrape round failed")
+            self._stopping.wait(interval)  # the interval between rounds, not a wait for something
+
+    def _pods(self, target: str) -> list[tuple[str, str]]:
+        """(address, /metrics URL) of each pod of a target: every address of its host name, or the URL itself."""
+        parts = urlsplit(target)
+        if not self.every_address or not parts.hostname:
+            return [(parts.netloc, f"{target}/metrics")]
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            found = self.resolve(parts.hostname, port)
+        except OSError as exc:
+            log.warning("service map: %s does not resolve (%s)", parts.hostname, exc)
+            return []
+        pods = []
+        for address, pod_port in found:
+            netloc = f"[{address}]:{pod_port}" if ":" in address else f"{address}:{pod_port}"
+            pods.append((netloc, parts._replace(netloc=netloc).geturl() + "/metrics"))
+        return pods
+
+    def _read(self, url: str) -> str | None:
+        """A pod's /metrics text, or None when it does not answer it."""
+        try:
+            response = self.session.get(url, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            log.debug("service map: no answer from %s (%s)", url, type(exc).__name__)
+            return None
+        with response:
+            return response.text if response.status_code == 200 else None

@@ -15,6 +15,7 @@ from musicstore.common.settings import START_UP_ADVICE, ConfigurationError
 DEFAULT_WEIGHTS = {"browser": 1, "http": 3, "window": 2, "declined": 1, "admin": 1}
 WEIGHT_ITEM = re.compile(r"^\s*([a-z]+)\s*=\s*(\d{1,4})\s*$")
 HOST_ITEM = re.compile(r"^\s*([A-Za-z0-9.-]+)\s*=\s*([A-Za-z0-9.-]+(?::\d{1,5})?)\s*$")
+MAP_TARGET_ITEM = re.compile(r"^\s*(store|cart|orders)\s*=\s*(https?://[A-Za-z0-9.\[\]:-]+(?:/\S*)?)\s*$")
 
 
 def parse_host_map(text: str) -> dict[str, str]:
@@ -26,6 +27,17 @@ def parse_host_map(text: str) -> dict[str, str]:
             raise ValueError(f"not a host mapping: {item!r} (use PUBLIC-HOST=HOST, e.g. store.shop.localhost=store)")
         hosts[match.group(1)] = match.group(2)
     return hosts
+
+
+def parse_map_targets(text: str) -> dict[str, str]:
+    """`store=URL,cart=URL,orders=URL`: where the service map reads each service's /metrics (those named)."""
+    targets = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = MAP_TARGET_ITEM.match(item)
+        if not match:
+            raise ValueError(f"not a map target: {item!r} (use store=URL, cart=URL or orders=URL)")
+        targets[match.group(1)] = match.group(2).rstrip("/")
+    return targets
 
 
 def parse_weights(text: str) -> dict[str, int]:
@@ -74,6 +86,14 @@ class TrafficSettings(BaseSettings):
     CHROMIUM_PATH: str = "/usr/bin/chromium"
     CHROMEDRIVER_PATH: str = "/usr/bin/chromedriver"
     DATA_DIR: Path = Path("var")
+    # The service map reads every service's /metrics each TRAFFIC_MAP_INTERVAL seconds and its rates are over the
+    # last TRAFFIC_MAP_WINDOW seconds. It reads the services the run targets, unless TRAFFIC_MAP_TARGETS names others
+    # (store=URL,...); with TRAFFIC_MAP_EVERY_ADDRESS each target's host name is resolved to all its addresses and
+    # each one is read: a headless Service's name gives every pod of a service with replicas.
+    TRAFFIC_MAP_INTERVAL: float = Field(default=5, ge=0.2, le=300)
+    TRAFFIC_MAP_WINDOW: float = Field(default=15, ge=0.2, le=3600)
+    TRAFFIC_MAP_TARGETS: str = ""
+    TRAFFIC_MAP_EVERY_ADDRESS: bool = False
 
     @field_validator("TRAFFIC_WEIGHTS")
     @classmethod
@@ -89,6 +109,13 @@ class TrafficSettings(BaseSettings):
         parse_host_map(value)
         return value
 
+    @field_validator("TRAFFIC_MAP_TARGETS")
+    @classmethod
+    def _map_targets(cls, value: str) -> str:
+        """Refuse at start-up a map target that cannot be read."""
+        parse_map_targets(value)
+        return value
+
     @model_validator(mode="after")
     def _defaults(self) -> TrafficSettings:
         """Local targets default to this machine's services; public URLs to the service URLs."""
@@ -102,12 +129,18 @@ class TrafficSettings(BaseSettings):
             setattr(self, f"{prefix}_PUBLIC_URL", (getattr(self, f"{prefix}_PUBLIC_URL") or service).rstrip("/"))
         if self.TRAFFIC_THINK_MAX < self.TRAFFIC_THINK_MIN:
             raise ValueError("TRAFFIC_THINK_MAX must not be below TRAFFIC_THINK_MIN")
+        if self.TRAFFIC_MAP_WINDOW < self.TRAFFIC_MAP_INTERVAL:
+            raise ValueError("TRAFFIC_MAP_WINDOW must be at least TRAFFIC_MAP_INTERVAL (one scrape)")
         return self
 
     @property
     def weights(self) -> dict[str, int]:
         """The weight of each user type."""
         return parse_weights(self.TRAFFIC_WEIGHTS)
+
+    def map_targets(self, service_urls: dict[str, str]) -> dict[str, str]:
+        """Where the service map reads each service: TRAFFIC_MAP_TARGETS where it names one, else its service URL."""
+        return {**service_urls, **parse_map_targets(self.TRAFFIC_MAP_TARGETS)}
 
     @property
     def bind_host(self) -> str:
