@@ -1,19 +1,22 @@
-"""JSON (or plain text) logs on stdout, carrying the service name and the request id."""
+"""JSON (or plain text) logs on stdout, carrying the service name, the level, the request id and the trace id."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import uuid
+from typing import TextIO
 
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
+
+from musicstore.common.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
 class _ContextFilter(logging.Filter):
-    """Adds the service name and the current request id to every record."""
+    """Adds the service name, the current request id and the current trace id ("-" for none) to every record."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -22,25 +25,31 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.trace_id = current_trace_id()
         return True
 
 
-def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
-    """Send the process's logs to stdout in the chosen format."""
-    handler = logging.StreamHandler(sys.stdout)
+def log_handler(service: str, fmt: str = "json", *, stream: TextIO | None = None) -> logging.Handler:
+    """A handler writing a service's log lines to the stream (stdout by default) in the chosen format."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.addFilter(_ContextFilter(service))
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}{service}{request_id}",
+                "{asctime}{levelname}{name}{message}{service}{request_id}{trace_id}",
                 style="{",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    return handler
+
+
+def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
+    """Send the process's logs to stdout in the chosen format."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler(service, fmt)]
     root.setLevel(level.upper())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

@@ -3,7 +3,8 @@
 A browser contacts nothing but the shop: Chromium's background networking, updates, sync and first-run
 work are off, and every host name but the targets' resolves to nothing. Every request it makes carries
 the `synthetic_request=true` baggage entry (through the DevTools protocol) and a User-Agent naming
-`musicstore-traffic`. Only browsers this process started are ever stopped by it.
+`musicstore-traffic`; from a journey's start on, also the journey's `traceparent`. Only browsers this
+process started are ever stopped by it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psutil
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from musicstore.common import tracing
 from musicstore.traffic.identity import BAGGAGE, USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,11 @@ class Browser:
     def __init__(self, driver: webdriver.Chrome, profile: str, pid: int | None) -> None:
         self.driver, self.profile, self.pid = driver, profile, pid
         self.journeys = 0
+
+    def follow_journey(self) -> None:
+        """Send the current journey's traceparent, beside the synthetic baggage, with every request from now on."""
+        headers = {**tracing.outgoing_headers(), "baggage": BAGGAGE}
+        self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": headers})
 
     def quit(self) -> None:
         """Stop the browser and its driver and remove the profile; kill what is left of this browser only."""

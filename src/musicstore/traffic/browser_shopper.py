@@ -90,6 +90,7 @@ class BrowserShopper(JourneyUser):
         assert self.browser is not None  # ready() saw to it
         driver = self.browser.driver
         driver.execute_cdp_cmd("Network.clearBrowserCookies", {})  # a new visitor: a new, empty cart
+        self.browser.follow_journey()  # every page of this journey in its trace
         albums = pick_in_stock(self, self.config.store, 2)
         added = [album for album in albums if self.add_from_shop(driver, album)]
         if not added:

@@ -17,6 +17,7 @@ from locust import HttpUser, task
 from locust.exception import StopUser
 from locust.runners import LocalRunner
 
+from musicstore.common import tracing
 from musicstore.traffic.identity import HEADERS
 from musicstore.traffic.ledger import Ledger
 from musicstore.traffic.options import RunConfig
@@ -162,7 +163,8 @@ def run_journey(user: JourneyUser, kind: str, body: Callable[[], Outcome]) -> No
     ledger.start(kind)
     started = time.perf_counter()
     try:
-        outcome, failure = body(), None
+        with tracing.journey(f"journey: {kind}"):  # the journey's requests share one trace id
+            outcome, failure = body(), None
     except (GreenletExit, StopUser):
         ledger.finish(kind, "interrupted")
         raise
