@@ -37,7 +37,7 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     if settings.uses_sqlite():
         private_sqlite_file(settings.sqlite_path)
     Database(settings.database_url()).init_app(app)
-    app.extensions["cart_clients"] = Clients.from_settings(settings)
+    app.extensions["cart_clients"] = Clients.from_settings(settings, get_metrics(app))
     init_bulkheads(
         app,
         Bulkhead("checkout", settings.CHECKOUT_CONCURRENCY, BUSY_CHECKOUTS),

@@ -21,6 +21,7 @@ from musicstore.common.bulkhead import bulkhead
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
 from musicstore.common.http import DownstreamError
+from musicstore.common.metrics import Metrics
 
 STORE_DOWN = "We can't reach the store right now. Your cart is safe; please try again in a moment."
 
@@ -33,12 +34,27 @@ class Clients:
     orders: OrdersClient
 
     @classmethod
-    def from_settings(cls, settings: CartSettings) -> Clients:
-        """Clients pointed at the service URLs, with the service token, timeout and retry bound."""
+    def from_settings(cls, settings: CartSettings, metrics: Metrics | None = None) -> Clients:
+        """Clients pointed at the service URLs, with the service token, timeout and retry bound, naming the cart
+        as their caller and counting their calls on its metrics."""
         timeout, token, retries = settings.HTTP_TIMEOUT, settings.SERVICE_TOKEN, settings.HTTP_RETRIES
         return cls(
-            store=StoreClient(settings.STORE_SERVICE_URL, timeout=timeout, token=token, retries=retries),
-            orders=OrdersClient(settings.ORDER_SERVICE_URL, timeout=timeout, token=token, retries=retries),
+            store=StoreClient(
+                settings.STORE_SERVICE_URL,
+                timeout=timeout,
+                token=token,
+                retries=retries,
+                caller="cart",
+                metrics=metrics,
+            ),
+            orders=OrdersClient(
+                settings.ORDER_SERVICE_URL,
+                timeout=timeout,
+                token=token,
+                retries=retries,
+                caller="cart",
+                metrics=metrics,
+            ),
         )
 
 

@@ -1,14 +1,17 @@
 """The base of every client a service uses to call another: timeouts, bounded retries, clear errors.
 
 Only calls that are safe to repeat are retried: GETs, and POSTs that carry an idempotency key
-(the caller says so with `idempotent=True`). Every call passes on the request id and logs its
-duration. Under a request's deadline (musicstore.common.deadline) a call waits at most the time left,
-retries included, and sends the callee the time by which it must be done.
+(the caller says so with `idempotent=True`). Every call passes on the request id, names the calling service
+(`User-Agent: musicstore-<caller>`), logs its duration and is counted on the caller's metrics
+(http_client_requests_total{peer, method, route, status}: each try, with the route's template, and "timeout" or
+"error" as the status of a try that got no answer). Under a request's deadline (musicstore.common.deadline) a
+call waits at most the time left, retries included, and sends the callee the time by which it must be done.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -19,10 +22,17 @@ from urllib3.exceptions import NewConnectionError
 
 from musicstore.common import deadline
 from musicstore.common.logs import REQUEST_ID_HEADER, current_request_id
+from musicstore.common.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_ID_SEGMENT = re.compile(r"(?<=/)[0-9]+(?=/|$)")
+
+
+def route_template(path: str) -> str:
+    """A call's path as a label value: ids (our ids are integers) become {id}, the query goes."""
+    return _ID_SEGMENT.sub("{id}", path.split("?", 1)[0])
 
 
 class DownstreamError(Exception):
@@ -60,16 +70,22 @@ class ServiceClient:
         base_url: str,
         *,
         timeout: float,
+        caller: str = "",
         token: str = "",
         retries: int = 2,
         backoff: float = 0.1,
         session: requests.Session | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """`caller` is the calling service's name (its User-Agent); `metrics` the caller's, which count each call."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.metrics = metrics
         self.session = session or requests.Session()
+        if caller:
+            self.session.headers["User-Agent"] = f"musicstore-{caller}"
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
@@ -83,12 +99,15 @@ class ServiceClient:
 
     def ping(self, path: str = "/healthz") -> bool:
         """True when the service answers its health check (one short try, no retries)."""
+        started = time.perf_counter()
         try:
             response = self.session.get(self.base_url + path, timeout=min(self.timeout, 1.0))
-            response.close()
-            return response.ok
-        except requests.RequestException:
+        except requests.RequestException as exc:
+            self._count("GET", path, "timeout" if isinstance(exc, requests.Timeout) else "error", started)
             return False
+        response.close()
+        self._count("GET", path, str(response.status_code), started)
+        return response.ok
 
     def _call(self, method: str, path: str, *, retry_safe: bool, **kwargs: Any) -> Any:
         attempts = self.retries + 1 if retry_safe else 1
@@ -122,16 +141,20 @@ class ServiceClient:
             response = self.session.request(method, self.base_url + path, headers=headers, timeout=timeout, **kwargs)
         except requests.ConnectTimeout:
             self._log(method, path, "unreachable", started)
+            self._count(method, path, "timeout", started)
             raise DownstreamUnavailable(self.service, "unreachable (ConnectTimeout)", sent=False) from None
         except requests.Timeout:
             self._log(method, path, "timeout", started)
+            self._count(method, path, "timeout", started)
             raise DownstreamUnavailable(self.service, f"no answer within {timeout:g}s") from None
         except requests.RequestException as exc:
             self._log(method, path, "unreachable", started)
+            self._count(method, path, "error", started)
             sent = not _never_connected(exc)
             raise DownstreamUnavailable(self.service, f"unreachable ({type(exc).__name__})", sent=sent) from None
         with response:
             self._log(method, path, str(response.status_code), started)
+            self._count(method, path, str(response.status_code), started)
             return self._answer(response)
 
     def _timeout(self, headers: dict[str, str]) -> float:
@@ -162,6 +185,10 @@ class ServiceClient:
                 self.service, str(message or f"answered {response.status_code}"), response.status_code, body
             )
         return body
+
+    def _count(self, method: str, path: str, status: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_call(self.service, method, route_template(path), status, time.perf_counter() - started)
 
     def _log(self, method: str, path: str, outcome: str, started: float) -> None:
         millis = (time.perf_counter() - started) * 1000

@@ -21,6 +21,7 @@ BROWSER = "browser"
 OTHER_CALLER = "other"
 _SERVICE_AGENT = re.compile(r"musicstore-([a-z]*)")
 SYNTHETIC_KEY = "synthetic_request"
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 def method_label(method: str) -> str:
@@ -72,12 +73,34 @@ class Metrics:
             "Time to serve an HTTP request",
             ["method", "endpoint", "caller"],
             registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=HTTP_BUCKETS,
+        )
+        self.client_requests = Counter(
+            "http_client_requests_total",
+            "Calls this service made to another, by the called service, route template and status",
+            ["peer", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.client_latency = Histogram(
+            "http_client_request_duration_seconds",
+            "Time a call to another service took, by the called service and route template",
+            ["peer", "route"],
+            registry=self.registry,
+            buckets=HTTP_BUCKETS,
         )
 
     def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
         """A business counter on this app's registry."""
         return Counter(name, documentation, list(labels), registry=self.registry)
+
+    def observe_call(self, peer: str, method: str, route: str, status: str, seconds: float) -> None:
+        """One call to another service: `route` a template ("/api/album/{id}"); `status` a code, "timeout", "error"."""
+        self.client_requests.labels(peer, method_label(method), route, status).inc()
+        self.client_latency.labels(peer, route).observe(seconds)
+
+    def exposition(self) -> str:
+        """This service's metrics in Prometheus' text format, as /metrics serves them."""
+        return generate_latest(self.registry).decode()
 
     def init_app(self, app: Flask) -> None:
         """Time every request and serve /metrics."""
@@ -105,7 +128,7 @@ def _start_timer() -> None:
 def _serve_metrics() -> Response:
     """Prometheus exposition of this service's metrics."""
     metrics: Metrics = current_app.extensions["metrics"]
-    return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 def get_metrics(app: Flask) -> Metrics:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-import requests
-
 from musicstore.common.http import DownstreamRejected, ServiceClient
-
-USER_AGENT = "musicstore-orders"
+from musicstore.common.metrics import Metrics
 
 
 class ReturnOutcome(Enum):
@@ -24,11 +21,9 @@ class StoreClient(ServiceClient):
 
     service = "store"
 
-    def __init__(self, base_url: str, *, timeout: float, token: str) -> None:
-        session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
+    def __init__(self, base_url: str, *, timeout: float, token: str, metrics: Metrics | None = None) -> None:
         # The outbox retries, with its own backoff: one try per call here.
-        super().__init__(base_url, timeout=timeout, token=token, retries=0, session=session)
+        super().__init__(base_url, caller="orders", timeout=timeout, token=token, retries=0, metrics=metrics)
 
     def return_stock(self, reservation_id: str) -> ReturnOutcome:
         """Give a cancelled order's reservation back (idempotent by reservation id)."""

@@ -150,7 +150,12 @@ def init_app(app: Flask, settings: OrderSettings) -> StockReturnWorker:
         "Stock returns sent to the store, by outcome (returned, released, unknown, retry)",
         ("outcome",),
     )
-    store = StoreClient(settings.STORE_SERVICE_URL, timeout=settings.HTTP_TIMEOUT, token=settings.SERVICE_TOKEN)
+    store = StoreClient(
+        settings.STORE_SERVICE_URL,
+        timeout=settings.HTTP_TIMEOUT,
+        token=settings.SERVICE_TOKEN,
+        metrics=get_metrics(app),
+    )
     worker = StockReturnWorker(
         get_database(app).sessionmaker,
         store,
