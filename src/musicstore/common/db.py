@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,12 +13,14 @@ from typing import Any
 
 from flask import Flask, Response, g
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from musicstore.common.errors import error_response
+from musicstore.common.metrics import Metrics, get_metrics
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,10 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     def init_app(self, app: Flask) -> None:
-        """Close the request's session when the app context ends; a database that cannot be reached is a 503."""
+        """Close the request's session when the app context ends; a database that cannot be reached is a 503;
+        every statement is counted on the app's metrics."""
         app.extensions["database"] = self
+        count_queries(self.engine, database_node(self.url, app.config["SERVICE_NAME"]), get_metrics(app))
         app.teardown_appcontext(self._close_session)
         app.register_error_handler(OperationalError, _database_unavailable)
         app.register_error_handler(InterfaceError, _database_unavailable)
@@ -138,6 +143,45 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def database_node(url: str, service: str) -> str:
+    """The database as the service map names it: "postgres" for PostgreSQL, "<service>-db" for a SQLite file."""
+    return f"{service}-db" if url.startswith("sqlite") else "postgres"
+
+
+_STARTED = "musicstore_query_started"
+
+
+def count_queries(engine: Engine, db: str, metrics: Metrics) -> None:
+    """Count and time every statement the engine runs (db_client_queries_total{db, outcome}, db_client_query_*).
+
+    The engine's cursor events cost a clock read and a counter each; the start time rides on the connection's
+    info, which one statement at a time uses. Pre-ping checks are the pool's, not the service's queries.
+    """
+    ok, error = metrics.db_queries.labels(db, "ok"), metrics.db_queries.labels(db, "error")
+    latency = metrics.db_latency.labels(db)
+
+    def _started(conn: Any, _cursor: Any, _statement: Any, _parameters: Any, _context: Any, _many: bool) -> None:
+        conn.info[_STARTED] = time.perf_counter()
+
+    def _finished(conn: Any, _cursor: Any, _statement: Any, _parameters: Any, _context: Any, _many: bool) -> None:
+        started = conn.info.pop(_STARTED, None)
+        ok.inc()
+        if started is not None:
+            latency.observe(time.perf_counter() - started)
+
+    def _failed(context: ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return
+        started = context.connection.info.pop(_STARTED, None) if context.connection is not None else None
+        error.inc()
+        if started is not None:
+            latency.observe(time.perf_counter() - started)
+
+    event.listen(engine, "before_cursor_execute", _started)
+    event.listen(engine, "after_cursor_execute", _finished)
+    event.listen(engine, "handle_error", _failed)
 
 
 def _database_unavailable(exc: Exception) -> Response:

@@ -22,6 +22,7 @@ OTHER_CALLER = "other"
 _SERVICE_AGENT = re.compile(r"musicstore-([a-z]*)")
 SYNTHETIC_KEY = "synthetic_request"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
 def method_label(method: str) -> str:
@@ -87,6 +88,19 @@ class Metrics:
             ["peer", "route"],
             registry=self.registry,
             buckets=HTTP_BUCKETS,
+        )
+        self.db_queries = Counter(
+            "db_client_queries_total",
+            "Statements this service ran on its database, by database (postgres, cart-db, orders-db) and outcome",
+            ["db", "outcome"],
+            registry=self.registry,
+        )
+        self.db_latency = Histogram(
+            "db_client_query_duration_seconds",
+            "Time a statement on the database took",
+            ["db"],
+            registry=self.registry,
+            buckets=DB_BUCKETS,
         )
 
     def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
