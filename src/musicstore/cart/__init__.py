@@ -14,6 +14,7 @@ from musicstore.cart.reconcile import SweepThread
 from musicstore.cart.settings import CartSettings
 from musicstore.common.bulkhead import Bulkhead, init_bulkheads
 from musicstore.common.db import Database, private_sqlite_file
+from musicstore.common.faults import init_faults, not_ready_if_on
 from musicstore.common.health import health_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
@@ -37,6 +38,8 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     if settings.uses_sqlite():
         private_sqlite_file(settings.sqlite_path)
     Database(settings.database_url()).init_app(app)
+    init_faults(app, settings.flags_file)
+    app.before_request(not_ready_if_on("cartNotReady"))  # /readyz
     app.extensions["cart_clients"] = Clients.from_settings(settings, get_metrics(app))
     init_bulkheads(
         app,

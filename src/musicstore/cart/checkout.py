@@ -5,7 +5,7 @@ the store's reservation id is derived from it and the run's number, and the atte
 are kept in the cart database (states and moves: musicstore.cart.attempts), so submitting the same
 checkout twice makes one order and gets the same answer.
 
-One deadline bounds a run (CHECKOUT_TIMEOUT plus the payment's latency): every downstream call
+One deadline bounds a run (CHECKOUT_TIMEOUT plus the payment's latency, an injected one included): every downstream call
 waits at most the time left, and the order service is told to make no order after it. An order call
 without a clear answer is not a "no": the cart asks by key (musicstore.cart.reconcile) before it
 releases anything, and answers "pending" (202) while that cannot be known. A final outcome (an order,
@@ -85,10 +85,11 @@ class Checkout:
     timeout: float = 10.0
     on_decline: Callable[[], None] = lambda: None
     pending_wait: float = 10.0
+    faults: payment.InjectedFaults = payment.NO_FAULTS
     _budget: timedelta = field(init=False)
 
     def __post_init__(self) -> None:
-        self._budget = timedelta(seconds=self.timeout + self.latency_ms / 1000)
+        self._budget = timedelta(seconds=self.timeout + (self.latency_ms + self.faults.latency_ms) / 1000)
 
     @property
     def stale_after(self) -> timedelta:
@@ -259,7 +260,7 @@ class Checkout:
     ) -> PlacedOrder:
         """The simulated payment, then the order under the checkout's idempotency key (and its reservation,
         which the order service gives back to the store if the order is cancelled)."""
-        result = payment.charge(form.card, self.latency_ms)
+        result = payment.charge(form.card, self.latency_ms, self.faults)
         if not result.approved:
             self.on_decline()
             log.info("checkout %s: payment declined (%s ending %s)", key, form.card.brand, form.card.last4)

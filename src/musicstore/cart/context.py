@@ -12,10 +12,11 @@ from flask import Flask, current_app, request
 from musicstore.cart.checkout import Checkout
 from musicstore.cart.clients import OrdersClient, StoreClient
 from musicstore.cart.items import cart_lines, remove_line
+from musicstore.cart.payment import InjectedFaults
 from musicstore.cart.pricing import PricedCart, price_cart
 from musicstore.cart.reconcile import Reconciler
 from musicstore.cart.settings import CartSettings
-from musicstore.common import deadline
+from musicstore.common import deadline, faults
 from musicstore.common.bodies import json_object
 from musicstore.common.bulkhead import bulkhead
 from musicstore.common.db import get_database
@@ -79,7 +80,14 @@ def checkout_service(on_decline: Callable[[], None] = lambda: None) -> Checkout:
         latency_ms=settings.PAYMENT_LATENCY_MS,
         timeout=settings.CHECKOUT_TIMEOUT,
         on_decline=on_decline,
+        faults=payment_faults(),
     )
+
+
+def payment_faults() -> InjectedFaults:
+    """The payment faults switched on now: their latency counts in the checkout's deadline."""
+    latency, share = faults.value("paymentLatencyMs"), faults.value("paymentFailure")
+    return InjectedFaults(int(latency), float(share), faults.injected) if latency or share else InjectedFaults()
 
 
 def reconciler(app: Flask) -> Reconciler:

@@ -13,13 +13,17 @@ decline (with the reason given), so the decline path can be exercised on purpose
     4000 0000 0000 0002  declined
     4000 0000 0000 9995  insufficient funds
     4000 0000 0000 0069  expired card
+
+The fault switches (musicstore.common.faults) add to this: paymentLatencyMs makes the payment that much
+slower, paymentFailure declines that share of the payments that would be approved.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -32,6 +36,7 @@ DECLINED_TEST_CARDS: Mapping[str, str] = {
     "4000000000000069": "Your card was declined: the card has expired.",
 }
 
+INJECTED_DECLINE = "Your payment was declined: injected fault (paymentFailure)."
 EXPIRY = re.compile(r"^(\d{2})\s*/\s*(\d{2})$")
 MAX_YEARS_AHEAD = 20
 
@@ -137,9 +142,29 @@ def validate_payment_form(data: Mapping[str, Any], today: date | None = None) ->
     return PaymentForm(name=name, email=email, card=Card(number, expiry[0], expiry[1]))
 
 
-def charge(card: Card, latency_ms: int = 0) -> PaymentResult:
+@dataclass(frozen=True)
+class InjectedFaults:
+    """The payment faults switched on for one checkout: added latency, a share of approvals declined."""
+
+    latency_ms: int = 0
+    failure_share: float = 0.0
+    injected: Callable[[str], None] = lambda flag: None  # counts, logs and marks the fault on the answer
+
+
+NO_FAULTS = InjectedFaults()
+
+
+def charge(card: Card, latency_ms: int = 0, faults: InjectedFaults = NO_FAULTS) -> PaymentResult:
     """Simulate the processor: wait the configured latency, then approve unless it is a test decline."""
-    if latency_ms:
-        time.sleep(latency_ms / 1000)  # simulates the payment processor's latency (a deliberate delay)
+    if faults.latency_ms:
+        faults.injected("paymentLatencyMs")
+    if latency_ms or faults.latency_ms:
+        # simulates the payment processor's latency, with an injected fault's on top (a deliberate delay)
+        time.sleep((latency_ms + faults.latency_ms) / 1000)
     reason = DECLINED_TEST_CARDS.get(card.number)
-    return PaymentResult(approved=False, reason=reason) if reason else PaymentResult(approved=True)
+    if reason:
+        return PaymentResult(approved=False, reason=reason)
+    if faults.failure_share and random.random() < faults.failure_share:  # noqa: S311 - a simulation, not a secret
+        faults.injected("paymentFailure")
+        return PaymentResult(approved=False, reason=INJECTED_DECLINE)
+    return PaymentResult(approved=True)

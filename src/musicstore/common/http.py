@@ -21,6 +21,7 @@ from tenacity.stop import stop_base
 from urllib3.exceptions import NewConnectionError
 
 from musicstore.common import deadline
+from musicstore.common.faults import relay
 from musicstore.common.logs import REQUEST_ID_HEADER, current_request_id
 from musicstore.common.metrics import Metrics
 
@@ -153,6 +154,7 @@ class ServiceClient:
             sent = not _never_connected(exc)
             raise DownstreamUnavailable(self.service, f"unreachable ({type(exc).__name__})", sent=sent) from None
         with response:
+            relay(response.headers)  # a fault injected downstream marks this service's answer too (X-Fault-Injected)
             self._log(method, path, str(response.status_code), started)
             self._count(method, path, str(response.status_code), started)
             return self._answer(response)

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from musicstore.common.db import Database, private_sqlite_file
+from musicstore.common.faults import init_faults
 from musicstore.common.health import health_blueprint
 from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
@@ -26,6 +27,7 @@ def create_app(settings: OrderSettings | None = None, **config: object) -> Flask
     app = Flask(__name__, static_url_path="/static/orders")
     limiter = init_common(app, "orders", settings, extra=config)
     Database(settings.database_url()).init_app(app)
+    init_faults(app, settings.flags_file)
     app.extensions["orders_created"] = get_metrics(app).counter("orders_created_total", "Orders created")
     return_worker.init_app(app, settings)
     app.register_blueprint(dashboard.bp)

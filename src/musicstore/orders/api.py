@@ -9,6 +9,7 @@ from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
 from musicstore.common.deadline import caller_deadline_passed
 from musicstore.common.errors import ApiError
+from musicstore.common.faults import fail_if_on
 from musicstore.common.keys import IDEMPOTENCY_KEY_RULE, is_idempotency_key
 from musicstore.common.pagination import page_args
 from musicstore.common.text import MAX_EMAIL, query_text
@@ -47,6 +48,7 @@ def create() -> tuple[Response, int]:
 
     No order is made once the caller's deadline (X-Request-Deadline) has passed: 503.
     """
+    fail_if_on("ordersUnavailable", "the order service cannot take orders right now")
     key = _idempotency_key()
     data = OrderIn.model_validate(json_object())
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from musicstore.common.db import Database
+from musicstore.common.faults import api_faults, init_faults
 from musicstore.common.health import health_blueprint
 from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
@@ -28,6 +29,8 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     app = Flask(__name__)
     limiter = init_common(app, "store", settings, extra=config)
     Database(settings.database_url()).init_app(app)
+    init_faults(app, settings.flags_file)
+    app.before_request(api_faults("storeApiLatencyMs", "storeApiFailure"))  # every /api/* answer
     app.extensions["reservations_refused"] = get_metrics(app).counter(
         "stock_reservations_refused_total", "Stock reservations refused for lack of stock"
     )
