@@ -128,6 +128,7 @@ def cmd_up(_args: argparse.Namespace) -> int:
             database_url = database.url("music_store")
             sup.say("up", f"embedded PostgreSQL 18 on 127.0.0.1:{port} (data in {data / 'postgres'})")
         stack = local_config.local_env(data, found, database_url)
+        sup.say("up", f"fault switches: {local_config.flag_file(data)} (the traffic UI's Faults tab)")
         for service in services:
             sup.say("up", f"preparing {service} (migrations{', demo catalog' if service == 'store' else ''})")
             prepare(service, stack)

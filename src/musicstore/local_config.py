@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from musicstore.common import flags
 from musicstore.common.settings import URL_PREFIXES
 
 SERVICES = {"store": 5000, "orders": 5001, "cart": 5002}
@@ -140,6 +141,13 @@ def serve_port(service: str) -> int:
     return settings().PORT or service_port(service)
 
 
+def flag_file(directory: Path) -> Path:
+    """The fault switches' flag file of a local stack: written with every flag off at the first start, kept after."""
+    path = directory / "flags.json"
+    flags.ensure_file(path)
+    return path
+
+
 def local_env(directory: Path, found: LocalSecrets, database_url: str | None) -> dict[str, str]:
     """The environment every process of a local stack runs with."""
     chosen = settings()
@@ -150,6 +158,7 @@ def local_env(directory: Path, found: LocalSecrets, database_url: str | None) ->
         "SECRET_KEY": found.secret_key,
         "SERVICE_TOKEN": found.service_token,
         "ADMIN_PASSWORD": found.admin_password,
+        "FLAGS_FILE": str(directory / "flags.json"),  # every service reads it; the traffic UI's Faults tab writes it
     }
     for service, prefix in URL_PREFIXES.items():
         given = getattr(chosen, f"{prefix}_SERVICE_URL")
