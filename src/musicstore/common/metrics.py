@@ -1,4 +1,18 @@
-"""Prometheus metrics per service: request rate, latency, errors and business counters."""
+"""Prometheus metrics per service: requests, calls to other services and to the database, business counters.
+
+Names and labels are a contract: the traffic generator's service map draws its nodes and edges from them.
+
+- http_requests_total{method, endpoint, status, caller, synthetic} and
+  http_request_duration_seconds{method, endpoint, caller}: requests served. `endpoint` is the route rule
+  ("unmatched" when none), `caller` who sent it (caller_label), `synthetic` "true" when its baggage says so.
+- http_client_requests_total{peer, method, route, status} and http_client_request_duration_seconds{peer, route}:
+  calls this service made through musicstore.common.http.ServiceClient (observe_call).
+- db_client_queries_total{db, outcome} and db_client_query_duration_seconds{db}: statements run on its database
+  (musicstore.common.db.count_queries).
+- faults_injected_total{flag}: the fault switches call count_fault(flag) for each fault they inject.
+- business counters a service registers with Metrics.counter: orders_created_total, payments_declined_total,
+  stock_reservations_refused_total, stock_returned_total, stock_return_deliveries_total{outcome}.
+"""
 
 from __future__ import annotations
 
@@ -102,10 +116,19 @@ class Metrics:
             registry=self.registry,
             buckets=DB_BUCKETS,
         )
+        self._counters: dict[str, tuple[tuple[str, ...], Counter]] = {}
+        self.faults = self.counter("faults_injected_total", "Faults injected, by flag", ("flag",))
 
     def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
-        """A business counter on this app's registry."""
-        return Counter(name, documentation, list(labels), registry=self.registry)
+        """A business counter on this app's registry; the same name again gives the same counter."""
+        if name in self._counters:
+            known, counter = self._counters[name]
+            if known != labels:
+                raise ValueError(f"{name} is registered with the labels {known}, not {labels}")
+            return counter
+        counter = Counter(name, documentation, list(labels), registry=self.registry)
+        self._counters[name] = (labels, counter)
+        return counter
 
     def observe_call(self, peer: str, method: str, route: str, status: str, seconds: float) -> None:
         """One call to another service: `route` a template ("/api/album/{id}"); `status` a code, "timeout", "error"."""
@@ -143,6 +166,12 @@ def _serve_metrics() -> Response:
     """Prometheus exposition of this service's metrics."""
     metrics: Metrics = current_app.extensions["metrics"]
     return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def count_fault(flag: str, app: Flask | None = None) -> None:
+    """One fault injected by a fault switch: faults_injected_total{flag} on the app's (by default the current
+    app's) metrics. `flag` is the switch's name, one of a fixed set (musicstore.common.flags)."""
+    get_metrics(app or current_app).faults.labels(flag).inc()
 
 
 def get_metrics(app: Flask) -> Metrics:
