@@ -391,3 +391,10 @@ def test_the_checkout_page_prices_the_cart_once(client: FlaskClient, store: Fake
     before = store.batch_calls
     page(client, "/checkout")
     assert store.batch_calls == before + 1
+
+
+@pytest.mark.parametrize("total", [7.465904707904753e128, "3820301237929123038156966936002800.35", "1e-30", "NaN"])
+def test_an_expected_total_beyond_any_cart_is_a_field_error_not_a_crash(client: FlaskClient, total: Any) -> None:
+    fill(client, {1: 1})
+    response = pay_json(client, expected_total=total)
+    assert response.status_code == 422 and "expected_total" in response.get_json()["fields"]

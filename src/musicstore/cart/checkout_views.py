@@ -27,6 +27,7 @@ from musicstore.common.errors import ApiError, wants_json
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 FIX_FIELDS = "Please correct the highlighted fields."
+MAX_TOTAL = Decimal("100000000")  # far above any cart (100 lines of 10 copies under 10,000 each)
 RETRY_PENDING = 2  # seconds a client waits before asking again about a checkout being confirmed
 
 
@@ -43,7 +44,9 @@ def _expected_total(values: Mapping[str, Any], errors: dict[str, str]) -> Decima
         amount = Decimal(str(raw).strip().lstrip("$"))
     except InvalidOperation:
         amount = Decimal("NaN")
-    if isinstance(raw, bool) or not amount.is_finite() or amount < 0 or amount != round(amount, 2):
+    # Bounded before rounding: Decimal's context cannot round an amount of more than 28 digits.
+    bounded = amount.is_finite() and 0 <= amount < MAX_TOTAL
+    if isinstance(raw, bool) or not bounded or amount != round(amount, 2):
         errors["expected_total"] = 'The total shown must be an amount such as "19.99".'
         return None
     return amount
