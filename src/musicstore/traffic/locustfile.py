@@ -14,7 +14,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 
-from musicstore.traffic import summary
+from musicstore.traffic import service_map_ui, summary
 from musicstore.traffic.admin import Admin
 from musicstore.traffic.browser_shopper import BrowserShopper
 from musicstore.traffic.ledger import Ledger
@@ -43,10 +43,11 @@ def _arguments(parser: Any) -> None:
 
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
-    """Apply the user mix; harden the web UI; wire the journey counts between workers and master."""
+    """Apply the user mix; harden the web UI and add its service map; wire journey counts between workers and master."""
     for name, weight in weights_from(environment.parsed_options, CURRENT.settings).items():
         USER_TYPES[name].weight = weight
-    environment.host = RunConfig.from_options(environment.parsed_options, CURRENT.settings).store_public
+    config = RunConfig.from_options(environment.parsed_options, CURRENT.settings)
+    environment.host = config.store_public
     if environment.web_ui is not None and environment.web_ui.app is not None:
         settings = CURRENT.settings
         web_host = str(getattr(environment.parsed_options, "web_host", "") or "")
@@ -57,6 +58,8 @@ def _init(environment: Environment, **_: Any) -> None:
             need_login=settings.ui_needs_login or not loopback(web_host),  # open only on loopback, in local mode
             form=RunForm(frozenset(c.__name__ for c in USER_TYPES.values()), environment.host or ""),
         )
+        targets = {"store": config.store, "cart": config.cart, "orders": config.orders}
+        service_map_ui.install(environment, settings, targets)  # the UI's Service map tab and /service-map.json
     if isinstance(environment.runner, WorkerRunner):
         environment.events.report_to_master.add_listener(_report_to_master)
     if isinstance(environment.runner, MasterRunner):
