@@ -214,12 +214,15 @@ def test_database_edges_come_from_db_client_metrics_and_a_database_whose_queries
 
 
 def test_health_checks_and_scrapes_are_the_platform_looking_not_calls_between_services() -> None:
+    """Probes and Prometheus (caller "other"), this map's own scrapes, and a readiness check's pings of the
+    services it reports on: on neither side are they edges."""
     store = metrics_text(
         Served("other", endpoint="/healthz", times=9), Served("other", endpoint="/readyz", times=9),
         Served("traffic", endpoint="/metrics", times=9), Served("traffic", endpoint="/api/stats"),
     )  # fmt: skip
+    cart = metrics_text(Sent("store", route="/healthz", times=9), Sent("orders", route="/healthz", times=9))
     service_map = a_map()
-    service_map.record(shop(store, None, None), at=0)
+    service_map.record(shop(store, cart, None), at=0)
     body = service_map.as_json()
     assert pairs(body) == {("traffic", "store")} and edge(body, "traffic", "store")["requests"] == 1
 

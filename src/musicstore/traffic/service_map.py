@@ -10,7 +10,8 @@ gives all of a pod's workers). A pod's text becomes counts per edge, from three 
 An edge between two services that both sides count is counted once, from the caller's outbound series; the
 callee's `caller` label gives the edges no caller counted: browsers, the traffic generator, anything else, and a
 service that called without the shared client. Health checks and scrapes (`/healthz`, `/readyz`, `/metrics`) are
-the platform looking at a service, not calls of the shop, and are left out.
+the platform looking at a service, not calls of the shop: probes, Prometheus, this map's own scrapes, and the
+pings a service's /readyz makes of those it reports on are left out, on both sides.
 
 `requests` is the sum over the pods answering now of their counts since they started. `rate` is per second over
 the window (the last few scrapes, each pod from its oldest scrape in it; 0 after a single scrape); `error_ratio`
@@ -104,9 +105,11 @@ def _edge_of(service: str, name: str, labels: dict[str, str]) -> tuple[Key, str]
     """The edge a sample counts, and its outcome (status or outcome label); None when it is not one of ours."""
     if name in ("http_client_requests_total", "http_client_request_duration_seconds_bucket"):
         peer = labels.get("peer", "")
-        return (("out", service, peer), labels.get("status", "")) if peer in SERVICES else None
+        if peer not in SERVICES or _looking(labels.get("route", "")):
+            return None
+        return ("out", service, peer), labels.get("status", "")
     if name in ("http_requests_total", "http_request_duration_seconds_bucket"):
-        if "caller" not in labels or labels.get("endpoint", "").rsplit("/", 1)[-1] in NOT_CALLS:
+        if "caller" not in labels or _looking(labels.get("endpoint", "")):
             return None
         caller = labels["caller"] if labels["caller"] in CALLERS else "other"
         return ("in", caller, service), labels.get("status", "")
@@ -114,6 +117,11 @@ def _edge_of(service: str, name: str, labels: dict[str, str]) -> tuple[Key, str]
         db = labels.get("db", "")
         return (("db", service, db), labels.get("outcome", "")) if db in DATABASES else None
     return None
+
+
+def _looking(path: str) -> bool:
+    """A health check or a scrape (`/healthz`, `/readyz`, `/metrics`, under any prefix)."""
+    return path.rsplit("/", 1)[-1] in NOT_CALLS
 
 
 def _failed(status: str) -> bool:
