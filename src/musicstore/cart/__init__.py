@@ -19,6 +19,7 @@ from musicstore.common.health import health_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
 from musicstore.common.openapi import openapi_blueprint
+from musicstore.common.tracing import init_tracing
 from musicstore.common.web import csrf, init_common
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -62,6 +63,7 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     )
     app.register_blueprint(openapi_blueprint(lambda: cart_document(settings)))
     csrf.exempt(api.bp)
+    init_tracing(app, "cart")  # after the database: its queries are traced too
     if settings.RECONCILE_INTERVAL:
         # Each process settles checkouts left unknown or abandoned (idempotent: several may run at once).
         app.extensions["reconciler"] = SweepThread(lambda: reconciler(app).sweep(), settings.RECONCILE_INTERVAL).start()

@@ -13,6 +13,7 @@ from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
 from musicstore.common.openapi import openapi_blueprint
+from musicstore.common.tracing import init_tracing
 from musicstore.common.web import csrf, init_common
 from musicstore.orders import api, dashboard, return_worker, tracking
 from musicstore.orders.openapi import orders_document
@@ -37,6 +38,7 @@ def create_app(settings: OrderSettings | None = None, **config: object) -> Flask
     app.register_blueprint(health_blueprint())
     app.register_blueprint(openapi_blueprint(orders_document))
     csrf.exempt(api.bp)
+    init_tracing(app, "orders")  # last: it traces the app's routes and its database
     return app
 
 

@@ -14,6 +14,7 @@ from musicstore.common.login import login_blueprint
 from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
 from musicstore.common.openapi import openapi_blueprint
+from musicstore.common.tracing import init_tracing
 from musicstore.common.web import csrf, init_common
 from musicstore.store import admin, api, shop, stats, stock_api
 from musicstore.store.openapi import store_document
@@ -47,6 +48,7 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     app.register_blueprint(openapi_blueprint(store_document))
     csrf.exempt(api.bp)
     csrf.exempt(stock_api.bp)
+    init_tracing(app, "store")  # last: it traces the app's routes and its database
     return app
 
 
