@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 
+from musicstore.common.auth import origin_of, origins_of
 from musicstore.common.errors import ApiError
 from musicstore.common.web import csrf
 
@@ -17,9 +17,7 @@ CART_COOKIE = "cart_id"
 CART_HEADER = "X-Cart-Id"
 CART_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CART_COOKIE_MAX_AGE = 30 * 24 * 3600
-DEFAULT_PORTS = {"http": 80, "https": 443}
 CROSS_SITE_FORM_ENDPOINTS = frozenset({"cart.add_to_cart"})
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 BAD_CART_ID = "X-Cart-Id must be 16-64 letters, digits, '-' or '_' (the cart_id an earlier answer gave you)."
 UNSUPPORTED_BODY = "send the body as JSON (Content-Type: application/json) or as a form"
@@ -62,28 +60,6 @@ def _remember_cart(response: Response) -> Response:
     return response
 
 
-def _origin(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of a URL, or None when it has no usable origin."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
-
-
-def _trusted_origins(*urls: str) -> set[tuple[str, str, int]]:
-    """The origins of the public URLs; a loopback host also stands for its aliases (same scheme and port)."""
-    trusted: set[tuple[str, str, int]] = set()
-    for origin in filter(None, map(_origin, urls)):
-        scheme, host, port = origin
-        hosts = LOOPBACK if host in LOOPBACK else {host}
-        trusted.update((scheme, alias, port) for alias in hosts)
-    return trusted
-
-
 def from_trusted_origin() -> bool:
     """True when the request's Origin (or, lacking one, Referer) is the store's or the cart's public URL.
 
@@ -92,8 +68,8 @@ def from_trusted_origin() -> bool:
     """
     settings = current_app.config["SETTINGS"]
     source = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    origin = _origin(source)
-    return origin is not None and origin in _trusted_origins(settings.STORE_PUBLIC_URL, settings.CART_PUBLIC_URL)
+    origin = origin_of(source)
+    return origin is not None and origin in origins_of(settings.STORE_PUBLIC_URL, settings.CART_PUBLIC_URL)
 
 
 def _json_error(message: str, status: int) -> Response:

@@ -149,9 +149,17 @@ def origin_of(url: str) -> Origin | None:
 def shop_origins() -> set[Origin]:
     """The origins of every public and service URL of the shop; a loopback host stands for its aliases."""
     settings = _settings()
-    urls = [
-        getattr(settings, f"{name}_{kind}_URL") for name in ("STORE", "CART", "ORDER") for kind in ("PUBLIC", "SERVICE")
-    ]
+    return origins_of(
+        *(
+            getattr(settings, f"{name}_{kind}_URL")
+            for name in ("STORE", "CART", "ORDER")
+            for kind in ("PUBLIC", "SERVICE")
+        )
+    )
+
+
+def origins_of(*urls: str) -> set[Origin]:
+    """The origins of these URLs; a loopback host also stands for its aliases (same scheme and port)."""
     trusted: set[Origin] = set()
     for origin in filter(None, map(origin_of, urls)):
         scheme, host, port = origin
