@@ -6,6 +6,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,14 @@ import pytest
 from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[EmbeddedPostgres]:
-    """A real PostgreSQL server on a free port, for the whole test run.
+@contextmanager
+def embedded_server(prefix: str = "musicstore-test-pg-") -> Iterator[EmbeddedPostgres]:
+    """A real PostgreSQL server on a free port, for the block.
 
     Its folder is made directly under the system's temporary folder, not pytest's: as root the server
     runs as another user, who must be able to reach it, and pytest makes its own folder private.
     """
-    root = Path(tempfile.mkdtemp(prefix="musicstore-test-pg-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     server = EmbeddedPostgres(root / "data", port=free_port(), user="music_user", password=secrets.token_hex(12))
     try:
         with (root / "postgres.log").open("wb") as log:
@@ -29,6 +30,13 @@ def pg_server() -> Iterator[EmbeddedPostgres]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    """A real PostgreSQL server for the whole test run."""
+    with embedded_server() as server:
+        yield server
 
 
 @pytest.fixture()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from musicstore.common.db import get_database
-from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
+from musicstore.common.embedded_pg import EmbeddedPostgres
 from musicstore.common.migrate import upgrade
 from musicstore.store import MIGRATIONS, create_app
+from tests.conftest import embedded_server
 from tests.store.conftest import store_settings
 
 pytestmark = pytest.mark.slow
@@ -24,15 +22,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def own_server() -> Iterator[EmbeddedPostgres]:
     """A PostgreSQL server of this test alone, since the test stops it."""
-    root = Path(tempfile.mkdtemp(prefix="musicstore-test-outage-"))
-    server = EmbeddedPostgres(root / "data", port=free_port(), user="music_user", password=secrets.token_hex(12))
-    try:
-        with (root / "postgres.log").open("wb") as log:
-            server.start(output=log)
-            yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with embedded_server("musicstore-test-outage-") as server:
+        yield server
 
 
 def test_with_the_database_down_the_store_answers_503_and_recovers_once_it_is_back(
