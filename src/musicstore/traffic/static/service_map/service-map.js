@@ -223,7 +223,8 @@
       panel.id = "service-map-tab";
       panel.view = build(panel);
     }
-    if (bar.nextElementSibling !== panel) bar.after(panel);
+    // Under the tab bar, among the tabs' panels (another extension's panel may sit there too: no reordering).
+    if (panel.parentElement !== bar.parentElement) bar.after(panel);
     return panel;
   }
 
