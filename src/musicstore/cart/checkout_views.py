@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -24,8 +23,8 @@ from musicstore.cart.pricing import PricedCart
 from musicstore.common.bulkhead import bulkhead
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError, wants_json
+from musicstore.common.keys import CHECKOUT_KEY_RULE, is_checkout_key
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 FIX_FIELDS = "Please correct the highlighted fields."
 MAX_TOTAL = Decimal("100000000")  # far above any cart (100 lines of 10 copies under 10,000 each)
 RETRY_PENDING = 2  # seconds a client waits before asking again about a checkout being confirmed
@@ -74,7 +73,7 @@ def _invalid(values: Mapping[str, Any], errors: dict[str, str], key: str) -> Res
         return response
     flash(FIX_FIELDS, "error")
     # Nothing was attempted yet, so the fixed form continues the same checkout with the same key.
-    return _page(values, errors, 422, key=key if IDEMPOTENCY_KEY.fullmatch(key) else None)
+    return _page(values, errors, 422, key=key if is_checkout_key(key) else None)
 
 
 def _answer(outcome: CheckoutOutcome, values: Mapping[str, Any]) -> Response | tuple[str, int]:
@@ -116,8 +115,8 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
             form = validate_payment_form(values)
         except InvalidPaymentForm as exc:
             errors = exc.errors
-        if not IDEMPOTENCY_KEY.fullmatch(key):
-            errors["idempotency_key"] = "A checkout key (8-64 letters, digits, - _ . :) is required."
+        if not is_checkout_key(key):
+            errors["idempotency_key"] = f"A checkout key ({CHECKOUT_KEY_RULE}) is required."
         expected_total = _expected_total(values, errors)
         if errors:
             return _invalid(values, errors, key)
@@ -134,9 +133,7 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
     @bp.get("/confirmation/<key>")
     def confirmation(key: str) -> Response | tuple[str, int, dict[str, str]]:
         """The confirmation of a checkout: the order, or "being confirmed" while its outcome is not known."""
-        attempt = (
-            get_database(current_app).session.get(CheckoutAttempt, key) if IDEMPOTENCY_KEY.fullmatch(key) else None
-        )
+        attempt = get_database(current_app).session.get(CheckoutAttempt, key) if is_checkout_key(key) else None
         if attempt is None or attempt.cart_id != current_cart_id():
             abort(404)
         if attempt.status in SETTLING:

@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from musicstore.cart.checkout_views import IDEMPOTENCY_KEY
 from musicstore.cart.identity import CART_HEADER, CART_ID
 from musicstore.cart.settings import CartSettings
 from musicstore.common.db import MAX_ID
+from musicstore.common.keys import CHECKOUT_KEY_PATTERN
 from musicstore.common.openapi import (
     EVERY_SERVICE,
     JSON,
@@ -158,7 +158,7 @@ def _request_models(max_quantity: int) -> tuple[type[BaseModel], ...]:
         expiry: str = Field(pattern=EXPIRY, examples=["12/39"])
         cvv: str = Field(pattern=CVV, examples=["123"])
         idempotency_key: str = Field(
-            pattern=IDEMPOTENCY_KEY.pattern, description="One per checkout; a repeat gets its answer"
+            pattern=CHECKOUT_KEY_PATTERN, description="One per checkout; a repeat gets its answer"
         )
         expected_total: str | None = Field(
             default=None,
