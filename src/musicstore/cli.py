@@ -88,8 +88,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         prepare(args.service)
     bind = args.bind or f"0.0.0.0:{local_config.serve_port(args.service)}"
     command = gunicorn_command(args.service, bind)
-    os.execv(command[0], command)
-    return 0  # pragma: no cover - execv does not return
+    os.execve(command[0], command, {**os.environ, **local_config.metrics_env(args.service)})
+    return 0  # pragma: no cover - execve does not return
 
 
 def _check_ports(services: list[str]) -> None:
@@ -134,7 +134,8 @@ def cmd_up(_args: argparse.Namespace) -> int:
             prepare(service, stack)
         for service in services:
             bind = f"127.0.0.1:{local_config.service_port(service)}"
-            sup.start(service, gunicorn_command(service, bind), local_config.child_env(stack))
+            service_env = {**stack, **local_config.metrics_env(service, data)}
+            sup.start(service, gunicorn_command(service, bind), local_config.child_env(service_env))
         traffic_env = {**stack, **local_config.traffic_settings()}
         sup.start("traffic", traffic_command([]), local_config.child_env(traffic_env))
         if _wait_until_serving(sup, services):

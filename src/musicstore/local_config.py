@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from musicstore.common import flags
+from musicstore.common.metrics import MULTIPROC_DIR, prepare_multiprocess_dir
 from musicstore.common.settings import URL_PREFIXES
 
 SERVICES = {"store": 5000, "orders": 5001, "cart": 5002}
@@ -40,6 +42,8 @@ class LocalSettings(BaseSettings):
     SERVICE_TOKEN: str = ""
     LOG_FORMAT: str = "text"
     WEB_THREADS: int = Field(default=8, ge=1, le=64)
+    WEB_WORKERS: int = Field(default=1, ge=1, le=32)
+    PROMETHEUS_MULTIPROC_DIR: Path | None = None  # where `serve`'s workers keep their metrics (default: a new temp dir)
     STORE_SERVICE_URL: str = ""
     ORDER_SERVICE_URL: str = ""
     CART_SERVICE_URL: str = ""
@@ -173,13 +177,33 @@ def child_env(stack: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **stack}
 
 
+def metrics_env(service: str, data: Path | None = None) -> dict[str, str]:
+    """PROMETHEUS_MULTIPROC_DIR for one start of a service's gunicorn: a private directory without old metrics.
+
+    Under `up` (data given): DATA_DIR/metrics/<service>. Under `serve`: the directory PROMETHEUS_MULTIPROC_DIR
+    names (a container may mount a volume there), else a new one in the temporary folder (TMPDIR, /tmp: writable
+    in Compose's tmpfs and Kubernetes' emptyDir though the root file system is read-only).
+    """
+    chosen = settings().PROMETHEUS_MULTIPROC_DIR
+    if data is not None:
+        path = prepare_multiprocess_dir(data / "metrics" / service)
+    elif chosen is not None:
+        path = prepare_multiprocess_dir(chosen.resolve())
+    else:
+        path = Path(tempfile.mkdtemp(prefix=f"musicstore-{service}-metrics-"))
+    return {MULTIPROC_DIR: str(path)}
+
+
 def gunicorn_options() -> list[str]:
-    """Server options shared by `up` and `serve` (WEB_THREADS tunes the thread count)."""
+    """Server options shared by `up` and `serve` (WEB_WORKERS and WEB_THREADS tune the process and thread counts)."""
+    chosen = settings()
     return [
         "--no-control-socket",
+        # hooks: several workers' metrics add up (musicstore.gunicorn_config)
+        "--config", "python:musicstore.gunicorn_config",
         # gthread, with gunicorn's own error answers (414, 400) in JSON
         "--worker-class", "musicstore.common.worker.JsonErrorWorker",
-        "--workers", "1", "--threads", str(settings().WEB_THREADS),
+        "--workers", str(chosen.WEB_WORKERS), "--threads", str(chosen.WEB_THREADS),
         "--graceful-timeout", "20", "--timeout", "60",
         "--logger-class", "musicstore.common.access_log.RedactingLogger",
         "--access-logfile", "-",

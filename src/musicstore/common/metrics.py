@@ -12,17 +12,28 @@ Names and labels are a contract: the traffic generator's service map draws its n
 - faults_injected_total{flag}: the fault switches call count_fault(flag) for each fault they inject.
 - business counters a service registers with Metrics.counter: orders_created_total, payments_declined_total,
   stock_reservations_refused_total, stock_returned_total, stock_return_deliveries_total{outcome}.
+
+Several gunicorn workers count together through prometheus-client's multiprocess mode: when
+PROMETHEUS_MULTIPROC_DIR is set (by `musicstore serve` and `up`, before gunicorn starts: the library reads it
+when it is imported), every worker writes its values to its own files there and /metrics adds up all of them,
+so whichever worker answers gives the same totals. Without it (an app under a test client) each app counts on
+its own registry.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import unquote
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own switch to multiprocess mode
 
 # Label values come from a fixed set: a method any client may invent, or a path nothing routes, would otherwise
 # add a time series per request and grow /metrics (and the worker's memory) without bound.
@@ -136,8 +147,13 @@ class Metrics:
         self.client_latency.labels(peer, route).observe(seconds)
 
     def exposition(self) -> str:
-        """This service's metrics in Prometheus' text format, as /metrics serves them."""
-        return generate_latest(self.registry).decode()
+        """This service's metrics in Prometheus' text format, as /metrics serves them: every worker's, in sum."""
+        directory = os.environ.get(MULTIPROC_DIR)
+        if not directory:
+            return generate_latest(self.registry).decode()
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry).decode()
 
     def init_app(self, app: Flask) -> None:
         """Time every request and serve /metrics."""
@@ -156,6 +172,21 @@ class Metrics:
             self.latency.labels(method, endpoint, caller).observe(time.perf_counter() - started)
         self.requests.labels(method, endpoint, str(response.status_code), caller, synthetic).inc()
         return response
+
+
+def prepare_multiprocess_dir(path: Path) -> Path:
+    """A directory for one start of a service's workers' metrics: made private if missing, old metric files gone
+    (counts of an earlier start must not add to this one's; anything else in it is left alone)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    remove_metric_files(path)
+    return path
+
+
+def remove_metric_files(path: Path) -> None:
+    """Remove the metric files of prometheus-client's multiprocess mode from a directory."""
+    for found in path.glob("*.db"):
+        found.unlink(missing_ok=True)
 
 
 def _start_timer() -> None:

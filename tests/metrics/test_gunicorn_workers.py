@@ -1,0 +1,121 @@
+"""With several gunicorn workers, /metrics counts what all of them served: `musicstore serve` for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from musicstore.common.embedded_pg import free_port
+from tests.metrics.conftest import samples, value
+from tests.support.live import LiveService, stack_env
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.slow
+
+SENT = 20  # requests per worker
+TRAFFIC = {"User-Agent": "musicstore-traffic/test", "Connection": "close"}
+COUNTED = {"method": "GET", "endpoint": "/healthz", "status": "200", "caller": "traffic", "synthetic": "false"}
+
+
+@pytest.fixture()
+def metrics_dir(tmp_path: Path) -> Path:
+    """The directory the service is told to keep its metrics in, with a broken file an earlier start left."""
+    path = tmp_path / "metrics"
+    path.mkdir()
+    (path / "counter_99999.db").write_bytes(b"not a metrics file")
+    return path
+
+
+@pytest.fixture()
+def orders(tmp_path: Path, metrics_dir: Path) -> Iterator[LiveService]:
+    """The order service under `musicstore serve` with two workers, on SQLite."""
+    port = free_port()
+    urls = {name: f"http://127.0.0.1:{free_port()}" for name in ("store", "cart")} | {"orders": ""}
+    env = stack_env(tmp_path / "var", urls, admin_password="admin-pass", service_token="token")
+    env |= {"ORDER_SERVICE_URL": f"http://127.0.0.1:{port}", "WEB_WORKERS": "2"}
+    env |= {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "STOCK_RETURN_WORKER": "false"}
+    service = LiveService("", port, env, tmp_path / "orders.log")
+    with (tmp_path / "orders.log").open("wb") as log:
+        service.process = subprocess.Popen(
+            [sys.executable, "-m", "musicstore.cli", "serve", "orders", "--bind", f"127.0.0.1:{port}"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        service._wait_healthy(60)
+        eventually(lambda: _assert_workers(service, 2), timeout=30)
+        yield service
+    finally:
+        service.stop()
+
+
+def workers(service: LiveService) -> list[psutil.Process]:
+    """The service's worker processes that are alive."""
+    return [w for w in service.workers() if w.status() != psutil.STATUS_ZOMBIE]
+
+
+def _assert_workers(service: LiveService, count: int) -> None:
+    assert len(workers(service)) == count
+
+
+@contextmanager
+def only(service: LiveService, worker: psutil.Process) -> Iterator[None]:
+    """While the block runs, every other worker is stopped (SIGSTOP): `worker` answers everything."""
+    others = [w for w in workers(service) if w.pid != worker.pid]
+    for other in others:
+        other.suspend()
+    try:
+        yield
+    finally:
+        for other in others:
+            other.resume()
+
+
+def counted_by(service: LiveService, worker: psutil.Process) -> float:
+    """The served count of /metrics as `worker` answers it."""
+    with only(service, worker):
+        text = requests.get(f"{service.url}/metrics", timeout=10).text
+    return value(samples(text, "http_requests_total"), **COUNTED)
+
+
+def test_metrics_count_the_requests_every_worker_served_whichever_worker_answers(
+    orders: LiveService, metrics_dir: Path
+) -> None:
+    serving = workers(orders)
+    for worker in serving:
+        with only(orders, worker):
+            for _ in range(SENT):
+                assert requests.get(f"{orders.url}/healthz", headers=TRAFFIC, timeout=10).status_code == 200
+    for worker in serving * 2:
+        assert counted_by(orders, worker) == SENT * len(serving)
+    names = {path.name for path in metrics_dir.iterdir()}
+    assert {f"counter_{worker.pid}.db" for worker in serving} <= names
+    assert "counter_99999.db" not in names  # what an earlier start left was removed
+
+
+def test_a_killed_workers_counts_stay_counted(orders: LiveService) -> None:
+    first, _second = workers(orders)
+    with only(orders, first):
+        for _ in range(SENT):
+            requests.get(f"{orders.url}/healthz", headers=TRAFFIC, timeout=10)
+    first.kill()
+    psutil.wait_procs([first], timeout=10)
+    eventually(lambda: _assert_workers(orders, 2), timeout=30)
+    orders._wait_healthy(30)
+    for worker in workers(orders):
+        assert counted_by(orders, worker) == SENT
+
+
+def test_stopping_the_service_removes_its_metric_files(orders: LiveService, metrics_dir: Path) -> None:
+    requests.get(f"{orders.url}/healthz", headers=TRAFFIC, timeout=10)
+    orders.stop()
+    assert not metrics_dir.exists()
