@@ -23,7 +23,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from musicstore.common import tracing
-from musicstore.traffic.identity import BAGGAGE, USER_AGENT
+from musicstore.traffic.identity import BAGGAGE, BROWSER_USER_AGENT
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def _launch(chromium: str, chromedriver: str, rules: str, *, sandbox: bool) -> B
     profile = tempfile.mkdtemp(prefix="musicstore-traffic-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in (*QUIET_FLAGS, f"--user-agent={USER_AGENT}", f"--user-data-dir={profile}"):
+    for flag in (*QUIET_FLAGS, f"--user-agent={BROWSER_USER_AGENT}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.add_argument(f"--host-resolver-rules={rules}")
     if not sandbox or _is_root():
