@@ -32,7 +32,7 @@ from openfeature.exception import OpenFeatureError
 
 from musicstore.common.errors import ApiError
 from musicstore.common.flags import ALL_OFF, FLAGS, FlagValue
-from musicstore.common.metrics import get_metrics
+from musicstore.common.metrics import count_fault
 
 log = logging.getLogger("musicstore.faults")
 
@@ -114,14 +114,8 @@ def init_faults(app: Flask, flags_file: Path | None) -> FaultSwitches:
     """Bind the switches of the flag file to the app, count injected faults and mark them on answers."""
     switches = switches_for(flags_file)
     app.extensions["faults"] = switches
-    app.extensions["faults_counter"] = _counter(app)
     app.after_request(_mark)
     return switches
-
-
-def _counter(app: Flask) -> Any:
-    """faults_injected_total{flag}, on the app's metrics."""
-    return get_metrics(app).counter("faults_injected_total", "Faults injected, by flag", ("flag",))
 
 
 def value(name: str) -> FlagValue:
@@ -132,7 +126,7 @@ def value(name: str) -> FlagValue:
 
 def injected(flag: str) -> None:
     """A fault of this flag is being injected into the request: counted, logged, marked on the answer."""
-    current_app.extensions["faults_counter"].labels(flag).inc()
+    count_fault(flag)  # faults_injected_total{flag}
     log.warning("fault injected: %s on %s %s", flag, request.method, request.path)
     _note(flag)
 
