@@ -17,6 +17,7 @@ from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 from musicstore.traffic import service_map_ui, summary
 from musicstore.traffic.admin import Admin
 from musicstore.traffic.browser_shopper import BrowserShopper
+from musicstore.traffic.faults import install as install_fault_switches
 from musicstore.traffic.ledger import Ledger
 from musicstore.traffic.options import RunConfig, add_arguments, weights_from
 from musicstore.traffic.run import CURRENT
@@ -58,6 +59,8 @@ def _init(environment: Environment, **_: Any) -> None:
             need_login=settings.ui_needs_login or not loopback(web_host),  # open only on loopback, in local mode
             form=RunForm(frozenset(c.__name__ for c in USER_TYPES.values()), environment.host or ""),
         )
+        # the UI's Faults tab, GET /faults and PUT /faults/<flag>
+        install_fault_switches(environment.web_ui, settings.flags_file, read_only=settings.FLAGS_READ_ONLY)
         targets = {"store": config.store, "cart": config.cart, "orders": config.orders}
         service_map_ui.install(environment, settings, targets)  # the UI's Service map tab and /service-map.json
     if isinstance(environment.runner, WorkerRunner):

@@ -86,6 +86,10 @@ class TrafficSettings(BaseSettings):
     CHROMIUM_PATH: str = "/usr/bin/chromium"
     CHROMEDRIVER_PATH: str = "/usr/bin/chromedriver"
     DATA_DIR: Path = Path("var")
+    # The fault switches' flag file the Faults tab shows and writes (default DATA_DIR/flags.json). Read-only where
+    # the flags come from elsewhere (a Kubernetes ConfigMap): the tab shows them, and a change answers 409.
+    FLAGS_FILE: Path | None = None
+    FLAGS_READ_ONLY: bool = False
     # The service map reads every service's /metrics each TRAFFIC_MAP_INTERVAL seconds and its rates are over the
     # last TRAFFIC_MAP_WINDOW seconds. It reads the services the run targets, unless TRAFFIC_MAP_TARGETS names others
     # (store=URL,...); with TRAFFIC_MAP_EVERY_ADDRESS each target's host name is resolved to all its addresses and
@@ -132,6 +136,11 @@ class TrafficSettings(BaseSettings):
         if self.TRAFFIC_MAP_WINDOW < self.TRAFFIC_MAP_INTERVAL:
             raise ValueError("TRAFFIC_MAP_WINDOW must be at least TRAFFIC_MAP_INTERVAL (one scrape)")
         return self
+
+    @property
+    def flags_file(self) -> Path:
+        """The fault switches' flag file: FLAGS_FILE, else DATA_DIR/flags.json."""
+        return self.FLAGS_FILE or self.DATA_DIR / "flags.json"
 
     @property
     def weights(self) -> dict[str, int]:
