@@ -20,6 +20,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from musicstore.common.embedded_pg import free_port
@@ -102,18 +103,35 @@ def generator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generator]:
             process.wait(30)
 
 
+# What the map's SVG under a selector shows, read in one script (the map is redrawn every few seconds: elements
+# looked up one by one could be replaced in between).
+READ_DRAWING = """
+const svg = document.querySelector(arguments[0] + " svg");
+if (!svg) return null;
+const attr = (el, name) => el.getAttribute(name);
+return {
+  nodes: [...svg.querySelectorAll("[data-node]")].map((n) => ({
+    id: attr(n, "data-node"), up: attr(n, "data-up") === "true", cls: attr(n, "class"), text: n.textContent,
+  })),
+  edges: [...svg.querySelectorAll("[data-edge]")].map((e) => ({
+    from: attr(e, "data-from"), to: attr(e, "data-to"), declared: attr(e, "data-declared") === "true",
+    stroke: getComputedStyle(e.querySelector("path")).stroke,
+    label: (svg.querySelector(`[data-label="${attr(e, "data-edge")}"]`) || {}).textContent || "",
+  })),
+};
+"""
+
+
+def drawing(browser: WebDriver, within: str) -> dict[str, Any]:
+    """The nodes and edges drawn under `within` (empty before the map is drawn)."""
+    found: dict[str, Any] | None = browser.execute_script(READ_DRAWING, within)
+    return found or {"nodes": [], "edges": []}
+
+
 def drawn(browser: WebDriver, within: str) -> tuple[dict[str, bool], dict[tuple[str, str], bool]]:
     """The nodes (id → up) and edges ((from, to) → declared) drawn in the map's SVG under `within`."""
-    nodes = {
-        n.get_attribute("data-node") or "": n.get_attribute("data-up") == "true"
-        for n in browser.find_elements(By.CSS_SELECTOR, f"{within} svg [data-node]")
-    }
-    edges = {
-        (e.get_attribute("data-from") or "", e.get_attribute("data-to") or ""): e.get_attribute("data-declared")
-        == "true"
-        for e in browser.find_elements(By.CSS_SELECTOR, f"{within} svg [data-edge]")
-    }
-    return nodes, edges
+    found = drawing(browser, within)
+    return {n["id"]: n["up"] for n in found["nodes"]}, {(e["from"], e["to"]): e["declared"] for e in found["edges"]}
 
 
 def of_json(body: dict[str, Any]) -> tuple[dict[str, bool], dict[tuple[str, str], bool]]:
@@ -123,16 +141,24 @@ def of_json(body: dict[str, Any]) -> tuple[dict[str, bool], dict[tuple[str, str]
 def check_drawing(browser: WebDriver, within: str, body: dict[str, Any]) -> None:
     """The drawing under `within` is the map's JSON: its nodes, its edges, red for undeclared, labels with numbers."""
     WebDriverWait(browser, 20).until(lambda b: drawn(b, within) == of_json(body))
-    for path in browser.find_elements(By.CSS_SELECTOR, f"{within} [data-edge] path"):
-        declared = path.find_element(By.XPATH, "..").get_attribute("data-declared") == "true"
-        stroke = browser.execute_script("return getComputedStyle(arguments[0]).stroke", path)
-        assert (stroke == RED) is not declared, (path.get_attribute("d"), stroke)
-    for found in body["edges"]:
-        label = browser.find_element(By.CSS_SELECTOR, f'{within} [data-label="{found["from"]}>{found["to"]}"]')
-        assert f"{found['requests']} req" in label.text and "/s" in label.text and "err" in label.text
-        assert "p95" in label.text
-    down = browser.find_element(By.CSS_SELECTOR, f'{within} [data-node="cart"]')
-    assert "down" in (down.get_attribute("class") or "") and "DOWN" in down.text.upper()
+    found = drawing(browser, within)
+    requests_of = {(e["from"], e["to"]): e["requests"] for e in body["edges"]}
+    for edge in found["edges"]:
+        assert (edge["stroke"] == RED) is not edge["declared"], edge
+        label = edge["label"]
+        assert f"{requests_of[edge['from'], edge['to']]} req" in label, edge
+        assert "/s" in label and "err" in label and "p95" in label, edge
+        assert ("not in the call matrix" in label) is not edge["declared"], edge
+    cart = next(n for n in found["nodes"] if n["id"] == "cart")
+    assert "down" in cart["cls"].split() and "down" in cart["text"], cart
+
+
+def tab_named(browser: WebDriver, name: str) -> WebElement:
+    """One of the tabs of Locust's UI, by its name (once Locust shows them)."""
+    find = """return [...document.querySelectorAll('[role=tab]')]
+              .find((tab) => tab.textContent.trim().toLowerCase() === arguments[0])"""
+    tab: WebElement = WebDriverWait(browser, 20).until(lambda b: b.execute_script(find, name))
+    return tab
 
 
 def test_the_tab_draws_the_nodes_and_edges_of_the_map_with_undeclared_ones_in_red(generator: Generator) -> None:
@@ -151,19 +177,18 @@ def test_the_tab_draws_the_nodes_and_edges_of_the_map_with_undeclared_ones_in_re
 
         started = requests.post(f"{generator.url}/swarm", data={"user_count": "0", "spawn_rate": "1"}, timeout=10)
         assert started.status_code == 200 and started.json()["success"], started.text
+
+        def running() -> None:  # Locust starts the run after answering; its page shows the state it had when served
+            assert requests.get(f"{generator.url}/stats/requests", timeout=5).json()["state"] == "running"
+
+        eventually(running)
         browser.get(generator.url)
-        tab = WebDriverWait(browser, 20).until(
-            lambda b: [t for t in b.find_elements(By.CSS_SELECTOR, '[role="tab"]') if t.text.lower() == "service map"]
-        )[0]
-        tab.click()
+        tab_named(browser, "service map").click()
         WebDriverWait(browser, 20).until(lambda b: "tab=service-map" in b.current_url)
         check_drawing(browser, "#service-map-tab", body)
         screenshot = SCREENSHOTS / "service-map-tab.png"
         browser.save_screenshot(str(screenshot))
         print(f"\nservice map screenshots: {screenshot}, {SCREENSHOTS / 'service-map-page.png'}")
 
-        statistics = [
-            t for t in browser.find_elements(By.CSS_SELECTOR, '[role="tab"]') if t.text.lower() == "statistics"
-        ]
-        statistics[0].click()  # another tab: the map's panel goes away
+        tab_named(browser, "statistics").click()  # another tab: the map's panel goes away
         WebDriverWait(browser, 10).until(lambda b: not b.find_element(By.ID, "service-map-tab").is_displayed())
