@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import gevent
@@ -37,10 +37,24 @@ class Outcome:
 
 VERIFIED = Outcome()
 SOLD_OUT = Outcome("sold_out")
+FAULT_HEADER = "X-Fault-Injected"  # a service injected a fault into this answer (or one it depended on)
 
 
 class Expected(JourneyFailed):
     """A step answered with a status the journey did not expect."""
+
+
+class FaultMet(Expected):
+    """A step's unexpected answer was marked as an injected fault: the journey checks what must hold through it."""
+
+    def __init__(self, problem: str, flags: set[str]) -> None:
+        super().__init__(problem)
+        self.flags = flags
+
+
+def fault_flags(response: requests.Response) -> set[str]:
+    """The fault switches an answer names in X-Fault-Injected."""
+    return {flag.strip() for flag in response.headers.get(FAULT_HEADER, "").split(",") if flag.strip()}
 
 
 class JourneyUser(HttpUser):
@@ -54,6 +68,7 @@ class JourneyUser(HttpUser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config: RunConfig = CURRENT.configured()
+        self.faults_met: set[str] = set()  # the injected faults this journey's answers named
 
     def wait_time(self) -> float:
         """Think time between journeys (a setting: intensity)."""
@@ -87,6 +102,12 @@ class JourneyUser(HttpUser):
     def journey_failed(self) -> None:
         """Called after a failed journey (a browser user drops its browser)."""
 
+    def after_fault(self, met: FaultMet) -> Outcome:
+        """A step failed because of an injected fault: check what must still hold (raise JourneyFailed if not).
+
+        Nothing can have been bought before a checkout, so by default the journey is verified (fault)."""
+        return Outcome("verified_fault")
+
     # Steps -----------------------------------------------------------------------------------------------
 
     def step(
@@ -95,6 +116,8 @@ class JourneyUser(HttpUser):
         """One request of a journey, named in the statistics; an unexpected status fails the journey."""
         kwargs.setdefault("timeout", self.config.request_timeout)
         with self.client.request(method, url, name=name, catch_response=True, **kwargs) as response:
+            met = fault_flags(response)
+            self.faults_met |= met
             if response.status_code in expect:
                 response.success()
                 return response
@@ -105,7 +128,7 @@ class JourneyUser(HttpUser):
                 problem = f"{name}: expected {' or '.join(map(str, expect))}, got {response.status_code}"
                 problem += f" ({detail})" if detail else ""
             response.failure(problem)
-        raise Expected(problem)
+        raise FaultMet(problem, met) if met else Expected(problem)
 
     @contextmanager
     def timed(self, name: str, kind: str = "BROWSER") -> Iterator[None]:
@@ -161,10 +184,11 @@ def run_journey(user: JourneyUser, kind: str, body: Callable[[], Outcome]) -> No
     # may have woken it at the same moment; the kill lands here, not inside a journey it would cut short.
     gevent.sleep(0)
     ledger.start(kind)
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
+    user.faults_met = set()
     try:
         with tracing.journey(f"journey: {kind}"):  # the journey's requests share one trace id
-            outcome, failure = body(), None
+            outcome, failure = _through_faults(user, body), None
     except (GreenletExit, StopUser):
         ledger.finish(kind, "interrupted")
         raise
@@ -180,7 +204,24 @@ def run_journey(user: JourneyUser, kind: str, body: Callable[[], Outcome]) -> No
         user.journey_failed()
     elif outcome is not None:
         ledger.finish(kind, outcome.kind, orders=outcome.orders)
+    if CURRENT.scenario is not None:
+        CURRENT.scenario.journey_ended(began, "failed" if failure else outcome.kind if outcome else "", user.faults_met)
     _stop_when_spent(user)
+
+
+def _through_faults(user: JourneyUser, body: Callable[[], Outcome]) -> Outcome:
+    """The journey's outcome; one that met an injected fault and whose checks held is verified (fault)."""
+    try:
+        outcome = body()
+    except FaultMet as met:
+        try:
+            outcome = user.after_fault(met)
+        except JourneyFailed as broken:
+            raise JourneyFailed(f"after an injected fault ({', '.join(sorted(met.flags))}): {broken}") from None
+        log.info("journey %s met an injected fault (%s) and held: %s", user.kind, ", ".join(sorted(met.flags)), met)
+    if user.faults_met and outcome.kind in ("verified", "sold_out"):
+        return replace(outcome, kind="verified_fault")
+    return outcome
 
 
 def _may_start(user: JourneyUser, ledger: Ledger, kind: str) -> bool:

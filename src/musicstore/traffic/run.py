@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from musicstore.traffic.browser import BrowserPool
 from musicstore.traffic.ledger import Ledger
@@ -20,6 +21,7 @@ class TrafficRun:
     browsers: BrowserPool = field(default_factory=BrowserPool)
     summary_path: str = ""
     ending: bool = False
+    scenario: Any = None  # the run's scenario (musicstore.traffic.scenarios.ScenarioRun), when it has one
 
     def configured(self) -> RunConfig:
         """The run's configuration (read from the options when the run started)."""

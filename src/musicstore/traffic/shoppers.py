@@ -11,7 +11,8 @@ import gevent
 
 from musicstore.traffic import verify
 from musicstore.traffic.catalog import pick_in_stock, random_page, search_word
-from musicstore.traffic.journey import SOLD_OUT, VERIFIED, JourneyUser, Outcome
+from musicstore.traffic.journey import SOLD_OUT, VERIFIED, FaultMet, JourneyUser, Outcome
+from musicstore.traffic.run import CURRENT
 
 GOOD_CARDS = ("4242 4242 4242 4242", "5555 5555 5555 4444", "3782 822463 10005")
 DECLINED_CARD = "4000 0000 0000 0002"
@@ -32,6 +33,8 @@ class CartShopper(JourneyUser):
         """Start a journey with an empty cart of our own (X-Cart-Id) and a new shopper's e-mail."""
         self.cart_headers = {"X-Cart-Id": secrets.token_urlsafe(18)}
         self.email = f"traffic-{uuid.uuid4().hex[:12]}@example.com"
+        self.paid: Any = None  # the payment's final answer, once there is one
+        self.shown: dict[str, Any] | None = None  # the cart as shown when paying
 
     def cart_call(self, path: str, body: dict[str, Any], *, name: str, expect: tuple[int, ...]) -> Any:
         """A JSON post to the cart."""
@@ -48,6 +51,8 @@ class CartShopper(JourneyUser):
 
     def add(self, album: dict[str, Any], quantity: int = 1) -> bool:
         """Add an album; False when the store no longer has the copies (409) or the album (404: retired)."""
+        if CURRENT.scenario is not None:
+            CURRENT.scenario.touched(int(album["id"]))
         response = self.cart_call(
             "/add_to_cart",
             {"album_id": album["id"], "quantity": quantity},
@@ -65,9 +70,19 @@ class CartShopper(JourneyUser):
             "idempotency_key": str(uuid.uuid4()),
             "expected_total": shown["total"],
         }
+        self.shown = shown
+        if CURRENT.scenario is not None:
+            CURRENT.scenario.checkout(body, self.cart_headers)
         for _ in range(PENDING_TRIES):
-            response = self.cart_call("/process_payment", body, name="cart: pay", expect=(*expect, 202))
+            try:
+                response = self.cart_call("/process_payment", body, name="cart: pay", expect=(*expect, 202))
+            except FaultMet as met:
+                self.paid = met
+                raise
+            if CURRENT.scenario is not None:
+                CURRENT.scenario.answered(body["idempotency_key"], response)
             if response.status_code != 202:
+                self.paid = response
                 return response
             # A deliberate pause the service asked for (Retry-After, bounded), not a guess at a condition.
             gevent.sleep(min(max(float(response.headers.get("Retry-After", "1")), 0.1), 5.0))
@@ -81,6 +96,28 @@ class CartShopper(JourneyUser):
             f"cart: pay: the cart showed {shown['total']}, the cart now says {body.get('total')} ({body.get('error')})",
         )
         return self.sold_out(shown)
+
+    def after_fault(self, met: FaultMet) -> Outcome:
+        """Through an injected fault: no order unless the payment answered one, and a cart kept when it did not."""
+        if self.paid is None:
+            return Outcome("verified_fault")  # it failed before paying: nothing can have been bought
+        orders = self.orders_for(self.email)
+        if isinstance(self.paid, FaultMet) or self.paid.status_code >= 300:
+            verify.check_no_order(orders, email=self.email)
+            assert self.shown is not None
+            verify.check_cart_kept(self.shown, self.cart_through_faults())
+            return Outcome("verified_fault")
+        verify.check_answer_matches_order(self.paid.json(), verify.check_one_order(orders, email=self.email))
+        return Outcome("verified_fault", orders=1)
+
+    def cart_through_faults(self, tries: int = 5) -> dict[str, Any]:
+        """The cart, asked again while an injected fault (the store failing) keeps the cart from answering."""
+        for _ in range(tries - 1):
+            try:
+                return self.view_cart("cart: view after a fault")
+            except FaultMet:
+                gevent.sleep(0.5)  # a deliberate pause before asking again, bounded by `tries`
+        return self.view_cart("cart: view after a fault")
 
     def sold_out(self, shown: dict[str, Any]) -> Outcome:
         """A sold-out answer is verified: no order was made and the cart was kept."""

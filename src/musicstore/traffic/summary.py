@@ -14,7 +14,7 @@ from locust.stats import PERCENTILES_TO_REPORT, RequestStats, StatsCSV, StatsEnt
 from musicstore.traffic.ledger import Ledger
 
 NOT_HTTP = frozenset({"JOURNEY", "BROWSER"})
-COLUMNS = ("started", "verified", "sold_out", "failed", "interrupted", "orders")
+COLUMNS = ("started", "verified", "sold_out", "verified_fault", "failed", "interrupted", "orders")
 
 
 def summary(ledger: Ledger, stats: RequestStats, *, exit_code: int) -> dict[str, Any]:
