@@ -164,7 +164,6 @@ class ServiceMap:
         self.keep = max(2, round(window / interval) + 1)  # scrapes per pod: the window's, and the one before it
         self.history: dict[tuple[str, str], deque[tuple[float, Counts]]] = {}
         self.answering: dict[str, set[str]] = {}  # service → its pods that answered the last scrape
-        self.scraped = False
         self.lock = threading.Lock()
 
     def record(self, pods: Pods, at: float) -> None:
@@ -181,7 +180,6 @@ class ServiceMap:
             for key, counts in parsed.items():
                 self.history.setdefault(key, deque(maxlen=self.keep)).append((at, counts))
             self.answering = {service: {pod for s, pod in parsed if s == service} for service in pods}
-            self.scraped = True
 
     def as_json(self) -> dict[str, list[dict[str, object]]]:
         """The map as DESIGN.md shapes it: {"nodes": [{id, up}], "edges": [{from, to, requests, rate, ...}]}."""
