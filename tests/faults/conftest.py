@@ -15,3 +15,4 @@ finally:
 
 from tests.cart.conftest import orders, store  # noqa: F401 - fixtures
 from tests.store.conftest import clean_store_db, store_db_url  # noqa: F401 - fixtures
+from tests.traffic.shop import shop  # noqa: F401 - the running shop fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from musicstore.common.settings import ConfigurationError
-from musicstore.traffic.options import add_arguments, weights_from
+from musicstore.traffic.options import add_arguments, scenario_named, weights_from
 from musicstore.traffic.settings import TrafficSettings
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -47,7 +47,9 @@ def our_parser(settings: TrafficSettings) -> argparse.ArgumentParser:
             "User types, as --weights names them: browser (BrowserShopper), http (HttpShopper),\n"
             "window (WindowShopper), declined (DeclinedCardShopper), admin (Admin).\n"
             "A type not named keeps its default weight; 0 leaves it out.\n"
-            "Example: musicstore traffic --headless --users 6 --journeys 100 --summary run.json"
+            "Example: musicstore traffic --headless --users 6 --journeys 100 --summary run.json\n"
+            "A scenario (a fault for the middle third, then the checks):\n"
+            "  musicstore traffic --headless --scenario orders-down --users 4 --run-time 30s --summary run.json"
         ),
     )
     add_arguments(parser, settings, locust=False)
@@ -60,6 +62,8 @@ def check(argv: list[str], settings: TrafficSettings) -> None:
     parser.add_argument("--worker", action="store_true")
     parser.add_argument("--headless", action="store_true")
     parser.add_argument("-u", "--users", type=int)
+    parser.add_argument("-t", "--run-time")
+    parser.add_argument("--master", action="store_true")
     known, _ = parser.parse_known_args(argv)
     if known.worker:
         return settings.require(worker=True)
@@ -68,6 +72,8 @@ def check(argv: list[str], settings: TrafficSettings) -> None:
     if known.headless and known.users is not None and known.users < 1:
         raise ConfigurationError("a headless run needs --users 1 or more")
     weights = weights_from(known, settings)
+    if known.scenario:
+        check_scenario(known, weights)
     given = settings.model_copy(
         update={
             "STORE_SERVICE_URL": known.store_url,
@@ -79,6 +85,22 @@ def check(argv: list[str], settings: TrafficSettings) -> None:
     for url in (known.store_url, known.cart_url, known.orders_url):
         if not str(url).startswith(("http://", "https://")):
             raise ConfigurationError(f"not a target URL: {url!r} (give http://host:port)")
+
+
+def check_scenario(known: argparse.Namespace, weights: dict[str, int]) -> None:
+    """A scenario runs headless, for a set time, on one process, without browser shoppers or the admin."""
+    scenario_named(known.scenario)
+    if not known.headless:
+        raise ConfigurationError("a scenario runs headless: add --headless")
+    if not known.run_time:
+        raise ConfigurationError("a scenario needs --run-time (e.g. 30s): its fault is on for the middle third")
+    if known.master:
+        raise ConfigurationError("a scenario runs on one process: leave out --master")
+    if weights.get("browser") or weights.get("admin"):
+        raise ConfigurationError(
+            "a scenario leaves out the browser shopper (a browser cannot see a fault's mark) and the admin "
+            "(who changes the stock it checks): give browser=0 and admin=0 in --weights"
+        )
 
 
 def print_help(settings: TrafficSettings) -> None:

@@ -14,7 +14,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 
-from musicstore.traffic import service_map_ui, summary
+from musicstore.traffic import scenarios, service_map_ui, summary
 from musicstore.traffic.admin import Admin
 from musicstore.traffic.browser_shopper import BrowserShopper
 from musicstore.traffic.faults import install as install_fault_switches
@@ -82,6 +82,7 @@ def _test_start(environment: Environment, **_: Any) -> None:
     CURRENT.browsers.resize(CURRENT.config.max_browsers)
     CURRENT.summary_path = str(getattr(options, "summary", "") or "")
     config = CURRENT.config
+    CURRENT.scenario = scenarios.begin(options, CURRENT.settings, config)  # --scenario: a fault for the middle third
     log.info(
         "run against store %s, cart %s, orders %s; think time %g-%g s; at most %d browsers%s",
         config.store, config.cart, config.orders, config.think_min, config.think_max, config.max_browsers,
@@ -105,9 +106,12 @@ def _quitting(environment: Environment, **_: Any) -> None:
         return
     if environment.runner is None:
         return
+    scenario = scenarios.end(CURRENT.scenario, CURRENT.ledger) if CURRENT.scenario is not None else None
     code = _exit_code(environment)
     environment.process_exit_code = code
     body = summary.summary(CURRENT.ledger, environment.runner.stats, exit_code=code)
+    if scenario is not None:
+        body["scenario"] = scenario
     if CURRENT.summary_path:
         summary.write(CURRENT.summary_path, body)
     csv_prefix = getattr(environment.parsed_options, "csv_prefix", None)
@@ -120,6 +124,8 @@ def _quitting(environment: Environment, **_: Any) -> None:
 def _exit_code(environment: Environment) -> int:
     """1 when a journey failed, a user crashed, or a headless run made no journey at all; else 0."""
     runner, ledger = environment.runner, CURRENT.ledger
+    if CURRENT.scenario is not None:  # a scenario's status is its invariants' (journeys verified among them)
+        return 0 if CURRENT.scenario.held and not (runner is not None and runner.exceptions) else 1
     if ledger.failed() or (runner is not None and runner.exceptions):
         return 1
     if getattr(environment.parsed_options, "headless", False) and not ledger.finished:

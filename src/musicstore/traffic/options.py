@@ -39,6 +39,14 @@ def add_arguments(parser: Any, settings: TrafficSettings, *, locust: bool) -> No
     extra = {"include_in_web_ui": False} if locust else {}
     group.add_argument("--journeys", type=int, default=0, help="stop after this many journeys (0: no limit)", **extra)
     group.add_argument("--summary", default="", help="write a JSON summary of the run to this file", **extra)
+    group.add_argument(
+        "--scenario", default="", help="switch a fault on for the middle third of a headless run and check what "
+        "must hold through it: orders-down, slow-store, payment-failures (the exit status is the checks')", **extra,
+    )  # fmt: skip
+    group.add_argument(
+        "--faults-url", default="", help="switch the scenario's fault through the generator's web UI at this URL "
+        "(PUT /faults/<flag>) instead of writing FLAGS_FILE", **extra,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,40 @@ class RunConfig:
         )
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """One fault, switched on for the middle third of a run."""
+
+    name: str
+    flag: str
+    value: bool | float
+    description: str
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("orders-down", "ordersUnavailable", True, "the order service refuses new orders (503)"),
+        Scenario("slow-store", "storeApiLatencyMs", 400, "the store's API answers 400 ms later"),
+        Scenario("payment-failures", "paymentFailure", 0.3, "30% of payments are declined"),
+    )
+}
+
+
+def scenario_named(name: str) -> Scenario:
+    """The scenario of this name, or ValueError naming those there are."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"no scenario {name!r}; choose from {', '.join(SCENARIOS)}") from None
+
+
+# A scenario's mix unless one is named: no browser shopper (a browser cannot see a fault's mark), no admin (who
+# changes the stock a scenario checks).
+SCENARIO_WEIGHTS = "browser=0,http=3,window=1,declined=1,admin=0"
+
+
 def weights_from(options: argparse.Namespace | None, settings: TrafficSettings) -> dict[str, int]:
-    """The user mix the options name (TRAFFIC_WEIGHTS when they name none)."""
-    return parse_weights(str(getattr(options, "weights", "") or settings.TRAFFIC_WEIGHTS))
+    """The user mix the options name (TRAFFIC_WEIGHTS when they name none; a scenario's own mix for a scenario)."""
+    named = str(getattr(options, "weights", "") or settings.TRAFFIC_WEIGHTS)
+    return parse_weights(named or (SCENARIO_WEIGHTS if getattr(options, "scenario", "") else ""))

@@ -45,11 +45,12 @@ def summary(ledger: Ledger, stats: RequestStats, *, exit_code: int) -> dict[str,
 def table(body: dict[str, Any]) -> str:
     """The journeys of a summary as a short table, with the reasons of failures under it."""
     width = max([len("journey"), *(len(kind) for kind in body["journeys"])])
-    lines = [f"{'journey':<{width}}  " + "  ".join(f"{c.replace('_', ' '):>11}" for c in COLUMNS)]
+    sizes = {c: max(11, len(c)) for c in COLUMNS}
+    lines = [f"{'journey':<{width}}  " + "  ".join(f"{c.replace('_', ' '):>{sizes[c]}}" for c in COLUMNS)]
     for kind, counts in body["journeys"].items():
-        lines.append(f"{kind:<{width}}  " + "  ".join(f"{counts[c]:>11}" for c in COLUMNS))
+        lines.append(f"{kind:<{width}}  " + "  ".join(f"{counts[c]:>{sizes[c]}}" for c in COLUMNS))
     totals = {**body["journeys_total"], "orders": body["orders_made"]}
-    lines.append(f"{'all':<{width}}  " + "  ".join(f"{totals[c]:>11}" for c in COLUMNS))
+    lines.append(f"{'all':<{width}}  " + "  ".join(f"{totals[c]:>{sizes[c]}}" for c in COLUMNS))
     requests = body["requests"]
     lines.append(f"requests: {requests['total']} ({requests['failed']} failed)")
     for kind, counts in body["journeys"].items():
