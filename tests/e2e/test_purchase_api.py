@@ -138,10 +138,12 @@ def test_parallel_payments_of_one_cart_with_different_keys_make_one_order_and_re
         window.start()
     for window in windows:
         window.join()
-    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409, 409], [a.text for a in answers]
-    assert {a.json()["error"] for a in answers if a.status_code == 409} == {
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses[0] == 201 and set(statuses[1:]) <= {409, 503}, [a.text for a in answers]
+    assert {a.json()["error"] for a in answers if a.status_code == 409} <= {
         "This cart is already being checked out in another window; refresh in a moment."
-    }
+    }  # or 503: more checkouts at once than the cart's checkout bulkhead lets wait, refused at once
+    assert all("cart has been kept" in a.json()["error"] for a in answers if a.status_code == 503)
     assert len(stack.orders_for(shopper.email)) == 1
     assert stack.stock(album["id"]) == 4 and shopper.cart()["items"] == []
 
