@@ -3,7 +3,8 @@ from this process's environment, as in a gunicorn worker.
 
 It builds the real cart app against a fake store on loopback, sends one add-to-cart through it with a traceparent
 and baggage, and prints as JSON what the store received and what could be seen inside the process: the threads
-before the app was made and after the request, whether the OpenTelemetry SDK was loaded, the tracer provider.
+before the app was made and after the request, whether the OpenTelemetry SDK was loaded, the tracer provider,
+and whose before_request hook runs first.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main(data_dir: Path) -> dict[str, Any]:
         "threads_after": after,
         "sdk_loaded": "opentelemetry.sdk" in sys.modules,
         "provider": type(trace.get_tracer_provider()).__name__,
+        "first_hook": app.before_request_funcs[None][0].__module__,
     }
 
 

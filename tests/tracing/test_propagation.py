@@ -59,3 +59,5 @@ def test_with_an_endpoint_the_sdk_exports_from_a_thread_and_the_trace_id_still_r
     assert trace_ids(answer) == {TRACE_ID}
     assert answer["sdk_loaded"] and answer["provider"] == "TracerProvider"
     assert set(answer["threads_after"]) - set(answer["threads_before"]), "the span processor's thread"
+    # The request's span starts before any other hook (an answer a hook gives, a 429 or a fault, is in it).
+    assert answer["first_hook"] == "opentelemetry.instrumentation.flask"
