@@ -166,3 +166,16 @@ def _body(store: FakeStore, album_id: int, quantity: int) -> dict[str, Any]:
         "card_last4": "4242",
         "items": [{**line, "unit_price": str(album.price)}],
     }
+
+
+def test_a_release_that_failed_is_retried_by_the_sweep_without_any_user_action(
+    checkout: Checkout, reconciler: Reconciler, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 2})
+    orders.down, store.release_down = True, True
+    assert checkout.run(CART, KEY, GOOD_CARD).status == 503
+    assert recorded(sessions).release_owed and store.stock(1) == 3  # the store could not be told
+    assert reconciler.sweep() == 0 and store.stock(1) == 3  # still unreachable: owed still
+    store.release_down = False
+    assert reconciler.sweep() == 1
+    assert store.stock(1) == 5 and not recorded(sessions).release_owed and lines_of(sessions) == {1: 2}

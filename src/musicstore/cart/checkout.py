@@ -144,7 +144,7 @@ class Checkout:
         if attempt.status in SETTLING:
             return self._pending(attempt)
         if attempt.release_owed and attempt.status == FAILED:
-            self._settle_release(attempt)
+            self.reconciler.settle_release(attempt)
         return outcome_of(attempt, repeated=True)
 
     def _wait_for(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
@@ -183,7 +183,7 @@ class Checkout:
         """Run an interrupted checkout again: any release it owes first, then ask whether an earlier run's
         order exists after all, and only then reserve, under the next reservation id."""
         attempt = self.reconciler.load(attempt.key) or attempt
-        if attempt.release_owed and not self._settle_release(attempt):
+        if attempt.release_owed and not self.reconciler.settle_release(attempt):
             return self._end(attempt, 503, f"We can't reach the store right now. {KEEP_CART}", release_owed=True)
         try:
             order = self.reconciler.find(attempt.key)
@@ -311,16 +311,6 @@ class Checkout:
             if total is not None
             else outcome
         )
-
-    def _settle_release(self, attempt: CheckoutAttempt) -> bool:
-        """Release the reservation an attempt still owes the store; True once it is released."""
-        if not self.reconciler.release(attempt.key, attempt.attempt):
-            return False
-        with self.reconciler.sessions.begin() as session:
-            session.execute(
-                update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key).values(release_owed=False)
-            )
-        return True
 
     def _pending(self, attempt: CheckoutAttempt) -> CheckoutOutcome:
         """Answer "being confirmed" and remember that a shopper waits to hear the outcome."""

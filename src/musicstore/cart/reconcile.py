@@ -16,13 +16,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from musicstore.cart.attempts import SETTLING, abandoned, free_cart, move, order_call_over, reservation_id_for
 from musicstore.cart.clients import OrdersClient, PlacedOrder, StoreClient
 from musicstore.cart.items import remove_ordered
-from musicstore.cart.models import COMPLETED, INTERRUPTED, PENDING, UNKNOWN, CheckoutAttempt
+from musicstore.cart.models import COMPLETED, FAILED, INTERRUPTED, PENDING, UNKNOWN, CheckoutAttempt
 from musicstore.cart.outcomes import KEEP_CART
 from musicstore.common import deadline
 from musicstore.common.db import utcnow
@@ -117,7 +117,38 @@ class Reconciler:
             return False
 
     def sweep(self, limit: int = 50) -> int:
-        """Settle the checkouts waiting to be found out, and the ones abandoned past their deadline; how many."""
+        """Settle the checkouts waiting to be found out, the ones abandoned past their deadline, and the releases
+        that failed; how many."""
+        return self._sweep_unsettled(limit) + self._sweep_owed_releases(limit)
+
+    def settle_release(self, attempt: CheckoutAttempt) -> bool:
+        """Release the reservation an ended attempt still owes the store; True once it is released."""
+        if not self.release(attempt.key, attempt.attempt):
+            return False
+        with self.sessions.begin() as session:
+            session.execute(
+                update(CheckoutAttempt)
+                .where(CheckoutAttempt.key == attempt.key, CheckoutAttempt.attempt == attempt.attempt)
+                .values(release_owed=False)
+            )
+        return True
+
+    def _sweep_owed_releases(self, limit: int) -> int:
+        with self.sessions() as session:
+            owing = session.scalars(
+                select(CheckoutAttempt)
+                .where(CheckoutAttempt.release_owed, CheckoutAttempt.status.in_((FAILED, INTERRUPTED)))
+                .order_by(CheckoutAttempt.updated_at)
+                .limit(limit)
+            ).all()
+        released = 0
+        for attempt in owing:
+            if not self.settle_release(attempt):
+                break  # the store does not answer: the next sweep tries again
+            released += 1
+        return released
+
+    def _sweep_unsettled(self, limit: int) -> int:
         now = utcnow()
         with self.sessions() as session:
             waiting = session.scalars(
