@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from musicstore.common.tracing import journey
-from musicstore.traffic.browser import Browser
+from musicstore.common.tracing import journey, outgoing_headers
+from musicstore.traffic.browser import Browser, BrowserPool
 from musicstore.traffic.shoppers import HttpShopper
+from tests.support.servers import serving
 from tests.traffic.test_journeys_on_fakes import FakeShop, configure, one_journey, served
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$")
@@ -76,3 +78,29 @@ def test_a_browser_sends_the_journeys_traceparent_beside_the_synthetic_baggage_o
         assert arguments["headers"]["baggage"] == "synthetic_request=true"
         seen.append(trace_id_of(arguments["headers"]))
     assert seen[0] != seen[1]
+
+
+@pytest.mark.slow
+def test_a_real_browser_sends_each_journeys_traceparent_on_every_request_of_it() -> None:
+    from tests.traffic.test_browser import Recorder, start  # the real Chromium's helpers of the browser tests
+
+    pool = BrowserPool(cap=1)
+    try:
+        with serving(ThreadingHTTPServer(("127.0.0.1", 0), Recorder)) as url:
+            Recorder.seen = []
+            browser = start(pool, [url])
+            journeys = []
+            for _ in range(2):
+                with journey("journey: browser shopper"):
+                    browser.follow_journey()  # type: ignore[attr-defined]
+                    expected = trace_id_of(outgoing_headers())
+                    already = len(Recorder.seen)
+                    browser.driver.get(f"{url}/")  # type: ignore[attr-defined]  # the page and its image
+                    journeys.append((expected, [headers for _, _, headers in Recorder.seen[already:]]))
+    finally:
+        pool.stop_all()
+    assert journeys[0][0] != journeys[1][0]
+    for expected, requests in journeys:
+        assert len(requests) >= 2
+        assert {trace_id_of(headers) for headers in requests} == {expected}
+        assert all(headers.get("baggage") == "synthetic_request=true" for headers in requests)
