@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -59,3 +60,11 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "var"
     path.mkdir()
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_trace_export_from_the_developers_shell() -> Iterator[None]:
+    """Tests choose tracing themselves: an OTLP endpoint set in the shell would start the SDK in-process."""
+    saved = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("OTEL_")}
+    yield
+    os.environ.update(saved)
