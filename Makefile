@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format typecheck browser containers lock clean
+.PHONY: help install run test test-fast lint format typecheck browser containers bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,14 @@ lint: $(STAMP) ## Check style and types (ruff, mypy)
 format: $(STAMP) ## Format the code
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
+
+bench: $(STAMP) ## Measure req/s, latency, memory and start-up beside a Flask hello-world (wrk; ~5 min)
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "wrk is missing: install Debian's package (sudo apt-get install wrk), then run make bench again"; exit 1; fi; \
+	  echo "installing wrk"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	fi
+	PYTHONPATH=. $(BIN)/python bench/http_bench.py
 
 lock: ## Re-resolve requirements.lock (and the images' requirements-runtime.lock) from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

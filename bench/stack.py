@@ -20,8 +20,9 @@ from musicstore.common.embedded_pg import free_port
 class Stack:
     """`musicstore up` on free ports in a temporary folder."""
 
-    def __init__(self, **env: str) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="musicstore-bench-"))
+    def __init__(self, *, root: Path | None = None, **env: str) -> None:
+        """Start it in a new temporary folder, or in `root` (an earlier stack's, to time a restart)."""
+        self.root = root or Path(tempfile.mkdtemp(prefix="musicstore-bench-"))
         os.chmod(self.root, 0o755)  # noqa: S103 - as root, PostgreSQL runs as another user who must reach it
         names = ("STORE_PORT", "ORDER_PORT", "CART_PORT", "DB_PORT", "TRAFFIC_PORT")
         self.ports = {name: free_port() for name in names}
