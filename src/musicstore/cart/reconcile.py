@@ -32,6 +32,7 @@ from musicstore.common.money import money
 log = logging.getLogger(__name__)
 
 NOT_PLACED = f"We couldn't place your order: the order service did not answer. {KEEP_CART}"
+REFUSED_NOW = f"We couldn't place your order: the order service is not available. {KEEP_CART}"
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Reconciler:
         if order is not None:
             return self.complete(attempt, order)
         if answered or order_call_over(attempt):
-            return self.release_and_end(attempt, INTERRUPTED, 503, NOT_PLACED)
+            return self.release_and_end(attempt, INTERRUPTED, 503, REFUSED_NOW if answered else NOT_PLACED)
         return self._hold(attempt)
 
     def find(self, key: str) -> PlacedOrder | None:
