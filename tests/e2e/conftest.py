@@ -143,3 +143,11 @@ def stack(pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory)
 def shopper(stack: Stack) -> Shopper:
     """A new visitor of the cart, as a JSON client."""
     return Shopper(stack.cart.url)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test runs the services as processes: slow (left out of make test-fast)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.slow)
