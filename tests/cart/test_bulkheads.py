@@ -68,3 +68,30 @@ def test_checkouts_beyond_the_bound_fail_fast_while_the_cart_pages_keep_answerin
     for thread in stuck:
         thread.join(10)
     assert sorted(answers) == [201, 201]
+
+
+def test_a_bulkhead_lets_a_request_wait_briefly_for_a_slot_that_frees_under_ordinary_load() -> None:
+    heads = Bulkhead("store", 1, "busy", wait=5.0)
+    release, entered = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with heads.slot():
+            entered.set()
+            release.wait(10)
+
+    held = threading.Thread(target=holder)
+    held.start()
+    assert entered.wait(10)
+    release.set()  # the holder finishes (a normal, fast request) while the next one waits
+    with heads.slot():  # gets the slot instead of a 503
+        pass
+    held.join(10)
+
+
+def test_a_bulkhead_refuses_after_its_bounded_wait_when_no_slot_frees() -> None:
+    heads = Bulkhead("orders", 1, "busy", wait=0.2)
+    with heads.slot():
+        started = time.monotonic()
+        with pytest.raises(Busy), heads.slot():
+            pass
+        assert 0.15 < time.monotonic() - started < 2.0

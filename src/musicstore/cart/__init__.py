@@ -44,8 +44,8 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     app.extensions["cart_clients"] = Clients.from_settings(settings, get_metrics(app))
     init_bulkheads(
         app,
-        Bulkhead("checkout", settings.CHECKOUT_CONCURRENCY, BUSY_CHECKOUTS),
-        Bulkhead("store", settings.STORE_CONCURRENCY, STORE_DOWN),
+        Bulkhead("checkout", settings.CHECKOUT_CONCURRENCY, BUSY_CHECKOUTS, wait=settings.BULKHEAD_WAIT),
+        Bulkhead("store", settings.STORE_CONCURRENCY, STORE_DOWN, wait=settings.BULKHEAD_WAIT),
     )
     app.extensions["payments_declined"] = get_metrics(app).counter(
         "payments_declined_total", "Simulated payments declined (test card numbers)"

@@ -1,8 +1,10 @@
 """Bulkheads: a bound on how many requests of a process may wait on one downstream at a time.
 
 A slow or stalled downstream then ties up only that many threads; the requests that do not need it
-keep their normal latency, and a request beyond the bound fails at once with a clear 503 (and
-Retry-After) instead of queueing behind the stalled ones (DESIGN.md, Reliability).
+keep their normal latency, and a request beyond the bound fails soon with a clear 503 (and
+Retry-After) instead of queueing behind the stalled ones (DESIGN.md, Reliability). Under ordinary
+load a slot frees within milliseconds, so a request may wait a short bounded time for one: a burst
+is served, not refused, while a stall (slots held for seconds) still refuses within that bound.
 """
 
 from __future__ import annotations
@@ -28,18 +30,20 @@ class Busy(ApiError):
 
 
 class Bulkhead:
-    """At most `limit` holders at once; one more is refused at once, never queued."""
+    """At most `limit` holders at once; one more waits at most `wait` seconds for a slot, then is refused."""
 
-    def __init__(self, name: str, limit: int, busy_message: str) -> None:
+    def __init__(self, name: str, limit: int, busy_message: str, wait: float = 0.0) -> None:
         self.name = name
         self.limit = limit
         self.busy_message = busy_message
+        self.wait = wait
         self._slots = threading.BoundedSemaphore(limit)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one slot for the block, or raise Busy when none is free."""
-        if not self._slots.acquire(blocking=False):
+        """Hold one slot for the block, or raise Busy when none frees within the wait."""
+        got = self._slots.acquire(timeout=self.wait) if self.wait > 0 else self._slots.acquire(blocking=False)
+        if not got:
             log.warning("bulkhead %s full (%d in use): refusing a request", self.name, self.limit)
             raise Busy(self.busy_message)
         try:
