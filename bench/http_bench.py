@@ -49,6 +49,7 @@ class Results:
     """Everything one run measured."""
 
     hello: dict[int, WrkResult] = field(default_factory=dict)
+    hello_after: WrkResult | None = None
     endpoints: list[tuple[endpoints.Endpoint, dict[int, WrkResult]]] = field(default_factory=list)
     purchases_ms: list[float] = field(default_factory=list)
     first_start_s: float = 0.0
@@ -59,6 +60,7 @@ class Results:
     traffic_peak_mb: float = 0.0
     traffic_load: str = ""
     workers: str = ""
+    others_cores: float = 0.0  # the CPU other processes of the machine used meanwhile, in cores
 
 
 def measure(url: str, seconds: float, headers: dict[str, str] | None = None,
@@ -191,6 +193,14 @@ def measure_stack(results: Results, args: argparse.Namespace) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def cpu_use() -> tuple[float, float]:
+    """CPU seconds so far of the whole machine and of this benchmark with everything it started and waited for."""
+    busy = psutil.cpu_times()
+    ours = os.times()
+    return (busy.user + busy.nice + busy.system + busy.irq + busy.softirq,
+            ours.user + ours.system + ours.children_user + ours.children_system)  # fmt: skip
+
+
 def machine(load: float) -> str:
     """Date, CPU, cores, memory, the load average when the run began, Python and the tools' versions."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -212,14 +222,18 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: `make bench` installs it (apt-get install wrk)")
-    began, load = time.monotonic(), os.getloadavg()[0]
+    began, load, cpu_began = time.monotonic(), os.getloadavg()[0], cpu_use()
     results = Results()
     workers = 2 * (os.cpu_count() or 1) + 1
     with wrk.hello_world(workers) as url:
         results.hello = measure(url, args.seconds)
     measure_stack(results, args)
-    section = report.section(results, machine=machine(load), hello_workers=workers,
-                             minutes=(time.monotonic() - began) / 60)  # fmt: skip
+    with wrk.hello_world(workers) as url:  # again: did the machine's other load change during the run?
+        results.hello_after = wrk.run(url, connections=CONNECTIONS[0], seconds=args.seconds)
+    machine_busy, ours = (after - before for after, before in zip(cpu_use(), cpu_began, strict=True))
+    wall = time.monotonic() - began
+    results.others_cores = (machine_busy - ours) / wall
+    section = report.section(results, machine=machine(load), hello_workers=workers, minutes=wall / 60)
     print(section)
     if not args.no_readme:
         report.write_section(README, section)

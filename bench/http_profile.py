@@ -2,11 +2,13 @@
 
 Starts the whole local stack (bench/stack.py) with the data bench/endpoints.py puts in, then for the shop page, the
 album API and the cart page: one connection for a few seconds (the latency of a lone request); 16 connections without
-the profiler (requests per second and, from psutil, the CPU time each part of the stack spent per request); 16
-connections again while py-spy samples the workers of the services the request reaches at 100 Hz, only the thread
-that holds the GIL (Python running). Each sample goes to the first group below that a frame of its stack belongs to
-(a template that touches the database counts as database, a request's own database query as the ORM or the driver);
-a group's share of the samples times the worker's CPU per request is its cost in milliseconds per request.
+the profiler (requests per second; from psutil, the CPU time each part of the stack spent per request; from the
+services' /metrics, the SQL statements and calls per request); 16 connections again while py-spy samples the workers
+of the services the request reaches at 100 Hz, only the thread that holds the GIL (Python running). Each sample goes to
+the first group of GROUPS that a frame of its stack belongs to (a template that touches the database counts as
+database), else to the owner of its innermost frame outside the standard library (the service's code, Flask, gunicorn;
+tracing only by that rule, as it wraps whole requests). A group's share of the samples times the worker's CPU per
+request is its cost in milliseconds per request.
 Usage: PYTHONPATH=. .venv/bin/python bench/http_profile.py [--seconds 10] [--keep DIR]
 """
 
@@ -37,51 +39,62 @@ def _in(*parts: str) -> Callable[[Frame], bool]:
     return lambda frame: any(part in frame[1] for part in parts)
 
 
-def _tracing(frame: Frame) -> bool:
-    """OpenTelemetry's code and ours, but not the WSGI wrapper every request passes through."""
-    return "opentelemetry/" in frame[1] or ("musicstore/common/tracing" in frame[1] and "__call__" not in frame[0])
-
-
 def _named(part: str) -> Callable[[Frame], bool]:
     return lambda frame: part in frame[0]
 
 
-# First match wins: the order puts a specific cost (a hook, a round trip) before the layers that call it.
+# A sample goes to the first of these that any frame of its stack matches: the order puts a specific cost (a hook,
+# a round trip) before the layers that call it. Files are py-spy's full file names.
 GROUPS: list[tuple[str, Callable[[Frame], bool]]] = [
     ("connection check before each use (pool pre-ping: SELECT 1)", _named("do_ping")),
     ("closing the request's database session (ROLLBACK, back to the pool)", _named("_close_session")),
-    ("HTTP calls to another service (requests, urllib3)", _in("requests/", "urllib3/")),
-    ("session cookie and CSRF token (signing, Set-Cookie)", _in("flask/sessions", "flask_wtf/", "itsdangerous/",
-                                                                "common/sessions")),
-    ("rate limiter (flask-limiter, every request)", _in("flask_limiter/", "limits/")),
-    ("metrics (prometheus-client, per request and per statement)", _in("prometheus_client/",
-                                                                       "musicstore/common/metrics")),
-    ("logging (access log, JSON log lines)", _in("logging/", "gunicorn/glogging", "pythonjsonlogger/",
-                                                "musicstore/common/logs", "musicstore/common/access_log")),
-    ("tracing and propagation (OpenTelemetry)", _tracing),
-    ("fault switches (OpenFeature flags)", _in("openfeature/", "musicstore/common/flags", "musicstore/common/faults")),
+    ("HTTP calls to another service (requests, urllib3)", _in("/requests/", "/urllib3/")),
+    ("session cookie and CSRF token (signing, Set-Cookie)", _in("/flask/sessions", "/flask_wtf/", "/itsdangerous/",
+                                                                "/musicstore/common/sessions")),
+    ("rate limiter (flask-limiter, every request)", _in("/flask_limiter/", "/limits/")),
+    ("metrics (prometheus-client, per request and per statement)", _in("/prometheus_client/",
+                                                                       "/musicstore/common/metrics")),
+    ("logging (access log, JSON log lines)", _in("/logging/", "/gunicorn/glogging", "/pythonjsonlogger/",
+                                                "/musicstore/common/logs", "/musicstore/common/access_log")),
+    ("fault switches (OpenFeature flags)", _in("/openfeature/", "/musicstore/common/flags",
+                                              "/musicstore/common/faults")),
     ("URL building (url_for)", _named("url_for")),
-    ("database driver (psycopg: send, wait, rows)", _in("psycopg/", "psycopg_binary/")),
-    ("SQLAlchemy Core (statement compile, execute, pool, result rows)", _in("sqlalchemy/engine", "sqlalchemy/sql",
-                                                                         "sqlalchemy/pool", "sqlalchemy/dialects")),
-    ("SQLAlchemy ORM (session, identity map, objects, attribute access)", _in("sqlalchemy/")),
-    ("templates (Jinja2 rendering, escaping, filters)", _in("jinja2/", "flask/templating", "markupsafe/", ".html")),
-    ("JSON (jsonify, request bodies)", _in("json/", "flask/json", "pydantic")),
-    ("Flask and Werkzeug (request, routing, response, hooks)", _in("flask/", "werkzeug/")),
-    ("gunicorn in the request thread (HTTP parsing, socket writes)", _in("gunicorn/")),
-    ("the service's own code", _in("musicstore/")),
+    ("database driver (psycopg: send, wait, rows)", _in("/psycopg/", "/psycopg_binary/")),
+    ("SQLAlchemy Core (statement compile, execute, pool, result rows)", _in("/sqlalchemy/engine/", "/sqlalchemy/sql/",
+                                                                         "/sqlalchemy/pool/", "/sqlalchemy/dialects/")),
+    ("SQLAlchemy ORM (session, identity map, objects, attribute access)", _in("/sqlalchemy/")),
+    ("templates (Jinja2 rendering, escaping, filters)", _in("/jinja2/", "/flask/templating", "/markupsafe/", ".html")),
+    ("JSON (jsonify, request bodies)", _in("/json/", "/pydantic")),
 ]  # fmt: skip
-MAIN_THREAD = "gunicorn's main thread (accepting and polling connections)"
+# Tracing wraps whole requests and calls, so only its own work counts: samples whose innermost frame outside the
+# standard library is OpenTelemetry's or our tracing module's. The rest goes by that frame too: every request runs
+# inside gunicorn, Flask and the tracing wrapper, so only the innermost tells whose code it is.
+TRACING = "tracing and propagation (OpenTelemetry, spans not recorded)"
+OWNERS: list[tuple[str, Callable[[Frame], bool]]] = [
+    (TRACING, _in("/opentelemetry/", "/musicstore/common/tracing")),
+    ("the service's own code (views, hooks, headers)", _in("/musicstore/")),
+    ("Flask and Werkzeug (request, routing, response, hook calls)", _in("/flask/", "/werkzeug/")),
+    ("gunicorn in the request thread (reading and parsing the request, writing the answer)", _in("/gunicorn/")),
+]
+MAIN_THREAD = "gunicorn's main thread (accepting, polling keep-alive connections, handing them to threads)"
+
+
+def owner(frames: list[Frame]) -> str:
+    """Whose code the innermost frame outside the standard library is (a group of OWNERS, or "other")."""
+    for frame in reversed(frames):
+        if "site-packages" in frame[1] or "/musicstore/" in frame[1]:
+            return next((name for name, matches in OWNERS if matches(frame)), "other libraries")
+    return "other (standard library)"
 
 
 def group_of(frames: list[Frame]) -> str:
-    """The cost group a sampled stack falls in."""
-    if not any("handle_request" in function for function, _ in frames):
+    """The cost group a sampled stack (outermost frame first) falls in."""
+    if not any("handle" in function and "/gunicorn/workers/" in file for function, file in frames):
         return MAIN_THREAD
-    for name, matches in GROUPS:
-        if any(matches(frame) for frame in frames):
-            return name
-    return "other (standard library)"
+    innermost = owner(frames)
+    if innermost == TRACING:
+        return TRACING
+    return next((name for name, matches in GROUPS if any(matches(frame) for frame in frames)), innermost)
 
 
 def read_samples(path: Path) -> Counter[str]:
@@ -163,9 +176,10 @@ def sample(stack: Stack, endpoint: Endpoint, service: str, seconds: float, out: 
     """py-spy on every worker of `service` while wrk loads the endpoint with 16 connections."""
     slug = endpoint.name.split()[0].strip("`").replace("/", "") or "page"
     files = [out / f"{slug}-{service}-{worker.pid}.txt" for worker in stack.workers(service)]
-    spies = [subprocess.Popen([PY_SPY, "record", "--pid", str(worker.pid), "--rate", str(RATE), "--gil",
-                               "--duration", f"{seconds:g}", "--format", "raw", "--output", str(file)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [PY_SPY, "record", "--rate", str(RATE), "--gil", "--duration", f"{seconds:g}", "--format", "raw",
+               "--full-filenames"]  # fmt: skip
+    spies = [subprocess.Popen([*command, "--pid", str(worker.pid), "--output", str(file)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
              for worker, file in zip(stack.workers(service), files, strict=True)]  # fmt: skip
     time.sleep(0.5)  # a deliberate pause: py-spy attaches before the load begins
     wrk.run(endpoint.url, connections=16, seconds=seconds, headers=endpoint.headers)

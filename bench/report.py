@@ -25,17 +25,18 @@ make bench      # installs wrk from Debian's packages when missing; about 5 minu
 
 `bench/http_bench.py`, in one run: wrk (2 threads, `--latency`, `--timeout 10s` so that slow answers count in the
 percentiles instead of as timeouts; a 2 s warm-up, then 10 s at 16 and 10 s at 64 connections) against
-`bench/hello.py`, a Flask hello-world under gunicorn with 2 x cores + 1 sync workers, the ceiling; then against the
-whole local stack as `musicstore up` runs it by default (`bench/stack.py`: temporary data directory, free loopback
-ports; access logs on, tracing export off). Pages are asked for with the `localhost` Host header, as a browser
-would, so they are not redirected. Before the runs, `bench/endpoints.py` makes 100 orders through the order API and
-fills a cart with three albums through the cart's JSON API (sent as `X-Cart-Id`); the order list is read with the
-admin's HTTP Basic credentials. A purchase is add-to-cart and a payment with a good card and a new idempotency key
-(201, order made) over HTTP with `requests`, one after another, `PAYMENT_LATENCY_MS` 0. Memory is the PSS of
-`musicstore up`'s process tree (psutil): idle once five readings a second apart agree within 2 MB, and the peak of
-readings every second during a one-minute run of HTTP shoppers started through the traffic UI's Locust API. Start-up
-is from launching `musicstore up` to /readyz answering 200 on store, orders and cart (polled every 50 ms): once on a
-fresh data directory, then again on the same one (an installed tree, as a second `make run` finds it).
+`bench/hello.py`, a Flask hello-world under gunicorn with 2 x cores + 1 sync workers, the ceiling (measured again at
+the end, so that a change in the machine's other load shows), then against the whole local stack as `musicstore up`
+runs it by default (`bench/stack.py`: a temporary data directory, free loopback ports; access logs on, tracing export
+off). Pages are asked for with the `localhost` Host header, as a browser would, so they are not redirected. Before
+the runs, `bench/endpoints.py` makes 100 orders through the order API and fills a cart with three albums through the
+cart's JSON API (sent as `X-Cart-Id`); the order list is read with the admin's HTTP Basic credentials. A purchase is
+add-to-cart and a payment with a good card and a new idempotency key (201, order made) over HTTP with `requests`,
+one after another, `PAYMENT_LATENCY_MS` 0. Memory is the PSS of `musicstore up`'s process tree (psutil): idle once
+five readings a second apart agree within 2 MB, and the peak of readings every second during a one-minute run of 40
+HTTP shoppers without think time started through the traffic UI's Locust API. Start-up is from launching
+`musicstore up` to /readyz answering 200 on store, orders and cart (polled every 50 ms): once on a fresh data
+directory, then again on the same one (an installed tree, as a second `make run` finds it).
 """
 
 
@@ -53,8 +54,10 @@ def yes(met: bool) -> str:
 def section(results: Results, *, machine: str, hello_workers: int, minutes: float) -> str:
     """The whole section: heading, method, machine, the two tables."""
     hello16, hello64 = results.hello[16], results.hello[64]
-    lines = [HEADING, "", METHOD, f"{machine}; {results.workers} (`musicstore up`'s defaults); "
-             f"the run took {minutes:.1f} min:", ""]  # fmt: skip
+    again = f"{results.hello_after.per_second:,.0f}" if results.hello_after else "not measured"
+    lines = [HEADING, "", METHOD, f"{machine}; {results.workers} (`musicstore up`'s defaults); the run took "
+             f"{minutes:.1f} min, while other processes used {results.others_cores:.2f} cores on average; the "
+             f"hello-world at 16 connections again at its end: {again} req/s:", ""]  # fmt: skip
     lines += ["| endpoint | req/s at 16 | share of hello-world (target) | p99 at 64 (target) | met | p50 at 16 | "
               "req/s at 64 |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     lines.append(f"| hello-world, {hello_workers} sync workers (ceiling) | {hello16.per_second:,.0f} | 100% | "
