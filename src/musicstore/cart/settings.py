@@ -26,7 +26,7 @@ class CartSettings(OwnDatabase):
     # at once; one more gets a 503 at once, so pages that need neither keep threads (WEB_THREADS, default 8).
     CHECKOUT_CONCURRENCY: int = Field(default=4, ge=1, le=256)
     STORE_CONCURRENCY: int = Field(default=6, ge=1, le=256)
-    # How long a request may wait for a bulkhead's slot (a burst under load) before its 503.
+    # How long a checkout may wait for a slot of its bulkhead (a burst under load) before its 503.
     BULKHEAD_WAIT: float = Field(default=0.5, ge=0, le=10)
     # One deadline for the store calls of a page or a cart change (all tries included).
     PAGE_TIMEOUT: float = Field(default=2.0, gt=0, le=60)
