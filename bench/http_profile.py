@@ -172,6 +172,20 @@ def profile(stack: Stack, endpoint: Endpoint, services: list[str], seconds: floa
     return lines
 
 
+def hello_scale(seconds: float) -> list[str]:
+    """For scale: the hello-world's lone-request latency and CPU per request (bench/hello.py, 5 sync workers)."""
+    with wrk.hello_world(5) as url:
+        lone = wrk.run(url, connections=1, seconds=min(seconds, 5))
+        server = next(c for c in psutil.Process().children() if "bench.hello:app" in " ".join(c.cmdline()))
+        processes = {"hello-world": [server, *server.children()]}
+        before = cpu_seconds(processes)["hello-world"]
+        run = wrk.run(url, connections=16, seconds=seconds)
+        per_request = (cpu_seconds(processes)["hello-world"] - before) / run.requests * 1000
+    return [f"For scale, the hello-world (`bench/hello.py`, gunicorn, 5 sync workers): one connection p50 "
+            f"{lone.p50_ms:.2f} ms; 16 connections {run.per_second:,.0f} req/s, {per_request:.2f} ms CPU per request.",
+            ""]  # fmt: skip
+
+
 def sample(stack: Stack, endpoint: Endpoint, service: str, seconds: float, out: Path) -> Counter[str]:
     """py-spy on every worker of `service` while wrk loads the endpoint with 16 connections."""
     slug = endpoint.name.split()[0].strip("`").replace("/", "") or "page"
@@ -200,8 +214,8 @@ def main() -> None:
         raise SystemExit("needs py-spy (the dev dependencies: make install) and wrk (make bench installs it)")
     out = args.keep or Path(tempfile.mkdtemp(prefix="musicstore-profile-"))
     out.mkdir(parents=True, exist_ok=True)
+    lines = hello_scale(args.seconds)
     stack = Stack()
-    lines: list[str] = []
     try:
         stack.wait_ready()
         shop, album, cart, _orders = endpoints.prepare(stack)
