@@ -7,9 +7,11 @@ on that base. Tagged images stay in podman's storage (outside the clone), so the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,25 @@ def image_size_mb(name: str, env: dict[str, str]) -> float:
     """An image's size in MB."""
     size = run(["podman", "image", "inspect", "--format", "{{.Size}}", name], env, timeout=60).stdout.strip()
     return int(size) / 1e6
+
+
+# A service's call that could not reach its peer and took this long was not an HTTP timeout (HTTP_TIMEOUT is 3 s):
+# it was the name lookup, which glibc gives up on a silent DNS server only after 5 s a try.
+LOOKUP_STALL_MS = 5000
+UNREACHABLE = re.compile(r"(\w+ (?:GET|POST|PUT|DELETE) \S+) -> unreachable in (\d+) ms")
+
+
+def name_lookup_stalls(container: str, since: datetime, env: dict[str, str]) -> list[str]:
+    """The calls a service logged since then that could not reach their peer because its name did not resolve.
+
+    On this machine (podman 4.3 with netavark and aardvark-dns 1.4.0, under gVisor) a container that joins a
+    network, as a one-off `compose run` does, can leave the containers already on it without DNS answers for tens
+    of seconds: their new connections (cart to store, store to PostgreSQL) stall that long, and a scenario that
+    runs then cannot hold. Seen from the cart's log: its calls to the store "unreachable" after 5 s or more.
+    """
+    logs = run(["podman", "logs", "--since", since.isoformat(), container], env, timeout=60, check=False)
+    found = UNREACHABLE.findall(logs.stdout + logs.stderr)
+    return [f"{call}: {ms} ms" for call, ms in found if int(ms) >= LOOKUP_STALL_MS]
 
 
 class Stopwatch:

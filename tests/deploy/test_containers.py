@@ -1,5 +1,7 @@
 """The images really build and run: the Compose stack under podman-compose on free ports, a purchase through the
-published ports, and the traffic generator's headless mode inside its container (an HTTP and a browser journey).
+published ports, the traffic generator's headless mode inside its container (an HTTP and a browser journey), and a
+fault scenario run beside it as deploy/README.md documents (`compose run --rm traffic traffic --headless --scenario
+...`), switching the fault through the flags volume the services read.
 
 Bounds: a cold machine (base image, pip and Chromium inside the builds) within COLD seconds; warm (every image
 cached) within WARM seconds. Containers, volumes and networks are removed after; tagged images are kept.
@@ -8,14 +10,17 @@ cached) within WARM seconds. Containers, volumes and networks are removed after;
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from musicstore.common import flags
 from musicstore.common.embedded_pg import free_port
 from tests.deploy.containers import (
     IMAGES,
@@ -23,6 +28,7 @@ from tests.deploy.containers import (
     build_images,
     ensure_base,
     image_exists,
+    name_lookup_stalls,
     podman_env,
     require_podman,
     run,
@@ -112,6 +118,42 @@ def test_the_traffic_generator_verifies_an_http_and_a_browser_journey_inside_its
     journeys = summary["journeys"]
     assert journeys["http shopper"]["verified"] == 1 and journeys["browser shopper"]["verified"] == 1, journeys
     assert summary["orders_made"] == 2
+
+
+def test_a_scenario_run_beside_the_stack_switches_its_fault_through_the_flags_volume_and_every_check_holds(
+    stack: dict[str, object],
+) -> None:
+    # deploy/README.md's `compose run --rm traffic traffic --headless --scenario orders-down ...`, with podman-compose
+    # 1.0.3: --no-deps (its `run` would otherwise `up` the services again, building them), -T (no terminal here).
+    # Its `run` ignores -v, so the summary goes where the one-off container can write and the running generator can
+    # read: the flags volume both mount. It exits 0 whatever the container did, and prints the container's status
+    # last ("exit code: N"): that is the status checked.
+    env, project = stack["env"], stack["project"]
+    assert isinstance(env, dict) and isinstance(project, str)
+    summary_file = f"/flags/scenario-{uuid.uuid4().hex[:8]}.json"
+    command = [*COMPOSE[:1], "-p", project, *COMPOSE[1:], "run", "--rm", "--no-deps", "-T", "traffic",
+               "traffic", "--headless", "--scenario", "orders-down", "-u", "4", "-r", "4", "-t", "24s",
+               "--think-min", "0.1", "--think-max", "0.5", "--stop-timeout", "30",
+               "--summary", summary_file]  # fmt: skip
+    started = datetime.now(UTC)
+    done = run(command, env, timeout=180, check=False)
+    output = done.stdout[-3000:] + done.stderr[-6000:]
+    traffic = ["podman", "exec", f"{project}_traffic_1"]
+    body = json.loads(run([*traffic, "cat", summary_file], env, timeout=60).stdout)
+    report, totals = body["scenario"], body["journeys_total"]
+    if not report["held"] and (stalls := name_lookup_stalls(f"{project}_cart_1", started, env)):
+        pytest.skip(f"this host's container DNS stopped answering the services during the scenario: {stalls[:3]}")
+    statuses = re.findall(r"^exit code: (-?\d+)$", done.stdout, re.MULTILINE)
+    assert done.returncode == 0 and statuses and statuses[-1] == "0", output
+    assert body["exit_code"] == 0 and report["held"] and report["flag"] == "ordersUnavailable", (report, output)
+    assert totals["verified_fault"] >= 1 and totals["failed"] == 0 and body["orders_made"] >= 1, totals
+    assert "held: no stock stranded" in done.stdout
+    # The fault is off again, in the file every service reads.
+    now = flags.values_of(json.loads(run([*traffic, "cat", "/flags/flags.json"], env, timeout=60).stdout))
+    assert now == flags.ALL_OFF
+    # No one-off container is left behind.
+    left = run(["podman", "ps", "-a", "--format", "{{.Names}}"], env, timeout=60).stdout.split()
+    assert not [name for name in left if name.startswith(f"{project}_traffic_tmp")], left
 
 
 def test_the_stack_came_up_within_its_bound(stack: dict[str, object]) -> None:
