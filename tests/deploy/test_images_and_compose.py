@@ -106,3 +106,13 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
     example = (ROOT / "deploy" / ".env.example").read_text()
     assert all(line.split("=", 1)[1].startswith("change-me-") for line in example.splitlines() if "=" in line
                and not line.startswith("#"))  # fmt: skip
+
+
+def test_every_variable_in_the_compose_file_is_substituted_by_podman_compose_too() -> None:
+    # podman-compose 1.0.3 substitutes ${NAME}, ${NAME:-default} and ${NAME:?message} but leaves an empty
+    # default (${NAME:-}) as literal text: the services then saw "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" as an endpoint.
+    text = COMPOSE.read_text()
+    references = re.findall(r"\$\{[^}]*\}", text)
+    assert references
+    for reference in references:
+        assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*(?::-[^}]+|:\?[^}]+)?\}", reference), reference

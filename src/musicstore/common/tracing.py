@@ -24,6 +24,7 @@ documentation advises for gunicorn).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
+logger = logging.getLogger(__name__)
 SYNTHETIC = ("synthetic_request", "true")  # the baggage entry of the traffic generator's requests
 # Probes and scrapes: no spans (a regular expression each, searched in the URL; OpenTelemetry's own format).
 UNTRACED_URLS = r"/healthz(\?|$),/readyz(\?|$),/metrics(\?|$),/static/"
@@ -70,7 +72,12 @@ _lock = threading.Lock()
 def tracing_enabled(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """True when spans are to be recorded and exported: an OTLP endpoint is set and the SDK is not disabled."""
     disabled = environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-    return bool(environ.get(ENDPOINT_VARIABLE, "").strip()) and not disabled
+    endpoint = environ.get(ENDPOINT_VARIABLE, "").strip()
+    if endpoint and not endpoint.lower().startswith(("http://", "https://")):
+        # e.g. a Compose file's "${...}" left unsubstituted: exporting to it would fail every few seconds.
+        logger.warning("%s=%r is not an http(s) URL: traces are not exported", ENDPOINT_VARIABLE, endpoint)
+        return False
+    return bool(endpoint) and not disabled
 
 
 def init_process(service: str) -> _Process:
