@@ -16,6 +16,8 @@ from gevent import GreenletExit
 from locust import HttpUser, task
 from locust.exception import StopUser
 from locust.runners import LocalRunner
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 from musicstore.common import tracing
 from musicstore.traffic.identity import HEADERS
@@ -25,6 +27,13 @@ from musicstore.traffic.run import CURRENT
 from musicstore.traffic.verify import JourneyFailed
 
 log = logging.getLogger(__name__)
+
+
+def retrying_adapter() -> HTTPAdapter:
+    """Connections for a user: a read whose kept-alive connection the server closed as it was reused is asked
+    once more; a connection that never opened is tried once more; a write is never sent twice."""
+    retry = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD"}))
+    return HTTPAdapter(max_retries=retry)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class JourneyUser(HttpUser):
     def on_start(self) -> None:
         """Name ourselves on every request and take part in the run."""
         self.client.headers.update(HEADERS)
+        self.client.mount("http://", retrying_adapter())
+        self.client.mount("https://", retrying_adapter())
         self.ledger = CURRENT.ledger
         self.ledger.register(self.kind)
 
