@@ -11,6 +11,7 @@ import requests
 
 from musicstore.traffic.journey import retrying_adapter
 
+Server = tuple[str, list[bytes]]  # its URL and the requests it read
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 
@@ -49,14 +50,14 @@ def session() -> requests.Session:
     return http
 
 
-def test_a_get_whose_connection_was_dropped_is_asked_once_more(drops_the_first_request: tuple[str, list[bytes]]) -> None:
+def test_a_get_whose_connection_was_dropped_is_asked_once_more(drops_the_first_request: Server) -> None:
     url, seen = drops_the_first_request
     with session() as http:
         assert http.get(url, timeout=5).text == "ok"
     assert len(seen) == 2
 
 
-def test_a_post_whose_connection_was_dropped_is_not_sent_again(drops_the_first_request: tuple[str, list[bytes]]) -> None:
+def test_a_post_whose_connection_was_dropped_is_not_sent_again(drops_the_first_request: Server) -> None:
     url, seen = drops_the_first_request
     with session() as http, pytest.raises(requests.ConnectionError):
         http.post(url, data={"a": "1"}, timeout=5)
