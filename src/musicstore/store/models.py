@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from musicstore.common.db import Base, utcnow
@@ -79,3 +79,13 @@ class StoreMeta(StoreBase):
 
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class CatalogVersion(StoreBase):
+    """One row: a number a trigger moves on with every catalog change but stock (migration 0003)."""
+
+    __tablename__ = "catalog_version"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_catalog_version_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
