@@ -161,3 +161,10 @@ def test_apis_health_and_metrics_never_redirect_to_another_loopback_name(
         assert answer.status_code in (200, 404) and "Location" not in answer.headers
     finally:
         get_database(app).dispose()
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=rock", "/stats", "/api/album/1"])
+def test_a_visitor_without_cookies_is_given_none(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code in (200, 404)
+    assert "Set-Cookie" not in response.headers

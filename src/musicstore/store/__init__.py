@@ -17,6 +17,7 @@ from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.tracing import init_tracing
 from musicstore.common.web import csrf, init_common
 from musicstore.store import admin, api, shop, stats, stock_api
+from musicstore.store.cache import init_cache
 from musicstore.store.openapi import store_document
 from musicstore.store.seed import seed_catalog
 from musicstore.store.settings import StoreSettings
@@ -38,6 +39,7 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     app.extensions["stock_returned"] = get_metrics(app).counter(
         "stock_returned_total", "Reservations whose stock went back because their order was cancelled"
     )
+    init_cache(app, settings.CATALOG_CACHE_SECONDS)
     app.register_blueprint(shop.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(admin.bp)

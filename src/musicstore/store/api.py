@@ -16,6 +16,7 @@ from musicstore.common.pagination import page_args
 from musicstore.common.text import query_text
 from musicstore.store import stock
 from musicstore.store.albums import add_album, delete_album
+from musicstore.store.cache import cached
 from musicstore.store.catalog import albums_by_ids, catalog_stats, search_albums
 from musicstore.store.context import album_or_404, store_settings
 from musicstore.store.covers import InvalidCover
@@ -25,6 +26,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/album/<int(signed=True):album_id>")
+@cached
 def get_album(album_id: int) -> Response:
     """One album's details."""
     return jsonify(album_json(album_or_404(album_id), store_settings().STORE_PUBLIC_URL))
@@ -43,6 +45,7 @@ def _ids(raw: str) -> list[int]:
 
 
 @bp.get("/albums")
+@cached
 def list_albums() -> Response:
     """A page of albums, filtered by text and genre; or the albums named by `ids` (one call prices a cart)."""
     public_url = store_settings().STORE_PUBLIC_URL

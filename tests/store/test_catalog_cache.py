@@ -1,0 +1,167 @@
+"""The catalog cache: the shop page and album API are answered from memory, yet a price change or a deletion is
+never served after its commit, in this worker or another; stock may be up to the cache's age old.
+
+"Another worker or replica" is a second app on the same database: each has its own cache, as each gunicorn worker
+and each replica does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from musicstore.common.db import get_database
+from musicstore.store import create_app
+from musicstore.store.cache import CatalogCache
+from tests.store.conftest import ADMIN, create_album, store_settings
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(app: Flask) -> FakeClock:
+    """The first app's cache reads this clock."""
+    fake = FakeClock()
+    cache: CatalogCache = app.extensions["catalog_cache"]
+    cache.clock = fake
+    return fake
+
+
+@pytest.fixture
+def other(clean_store_db: str, data_dir: Path) -> Iterator[FlaskClient]:
+    """A client of a second store app on the same catalog (another worker or replica)."""
+    second = create_app(store_settings(clean_store_db, data_dir), TESTING=True, WTF_CSRF_ENABLED=False)
+    yield second.test_client()
+    get_database(second).dispose()
+
+
+def run_sql(app: Flask, statement: str) -> None:
+    """Change the catalog the way an operator would: SQL in a connection of its own, committed."""
+    engine = create_engine(app.config["SETTINGS"].database_url())
+    with engine.begin() as conn:
+        conn.execute(text(statement))
+    engine.dispose()
+
+
+def shop_price(client: FlaskClient, album_id: int) -> str:
+    """The price the shop page shows for an album."""
+    soup = BeautifulSoup(client.get("/").get_data(as_text=True), "html.parser")
+    return soup.select_one(f'article.card[data-album-id="{album_id}"] .price').text
+
+
+def shop_stock_state(client: FlaskClient, album_id: int) -> str:
+    """What the shop page says about an album's stock."""
+    soup = BeautifulSoup(client.get("/").get_data(as_text=True), "html.parser")
+    return soup.select_one(f'article.card[data-album-id="{album_id}"] .stock-state').text.strip()
+
+
+def test_a_stock_change_is_served_from_the_cache_until_it_is_a_second_old(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    album_id = create_album(app, stock=10)
+    assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 10
+    assert shop_stock_state(client, album_id) == "In stock"
+    run_sql(app, f"UPDATE albums SET stock = 0 WHERE id = {album_id}")
+    assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 10  # from the cache: stock may lag
+    assert shop_stock_state(client, album_id) == "In stock"
+    clock.now += 1.01
+    assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 0
+    assert shop_stock_state(client, album_id) == "Sold out"
+
+
+def test_a_price_change_in_another_worker_is_served_at_once(
+    app: Flask, client: FlaskClient, other: FlaskClient, clock: FakeClock
+) -> None:
+    album_id = create_album(app, price="12.99")
+    assert client.get(f"/api/album/{album_id}").get_json()["price"] == "12.99"
+    assert client.get(f"/api/albums?ids={album_id}").get_json()["items"][0]["price"] == "12.99"
+    assert shop_price(client, album_id) == "$12.99"
+    run_sql(app, f"UPDATE albums SET price = 15.49 WHERE id = {album_id}")
+    assert client.get(f"/api/album/{album_id}").get_json()["price"] == "15.49"
+    assert client.get(f"/api/albums?ids={album_id}").get_json()["items"][0]["price"] == "15.49"
+    assert shop_price(client, album_id) == "$15.49"
+
+
+def test_a_deleted_album_is_never_served_after_the_deletion(
+    app: Flask, client: FlaskClient, other: FlaskClient, clock: FakeClock
+) -> None:
+    album_id = create_album(app, title="Going Away")
+    assert client.get(f"/api/album/{album_id}").status_code == 200
+    assert "Going Away" in client.get("/").get_data(as_text=True)
+    assert other.delete(f"/api/album/{album_id}", headers=ADMIN).status_code == 204
+    assert client.get(f"/api/album/{album_id}").status_code == 404
+    assert client.get(f"/api/albums?ids={album_id}").get_json()["items"] == []
+    assert "Going Away" not in client.get("/").get_data(as_text=True)
+
+
+def test_an_added_album_shows_on_the_shop_page_at_once(app: Flask, client: FlaskClient, clock: FakeClock) -> None:
+    create_album(app, title="First")
+    assert "Newcomer" not in client.get("/").get_data(as_text=True)
+    create_album(app, title="Newcomer")
+    assert "Newcomer" in client.get("/").get_data(as_text=True)
+
+
+def test_a_title_change_is_served_at_once_but_a_restock_alone_may_lag(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    album_id = create_album(app, title="Old Name", stock=3)
+    assert client.get(f"/api/album/{album_id}").get_json()["title"] == "Old Name"
+    run_sql(app, f"UPDATE albums SET stock = 7 WHERE id = {album_id}")
+    assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 3
+    run_sql(app, f"UPDATE albums SET title = 'New Name' WHERE id = {album_id}")
+    answer = client.get(f"/api/album/{album_id}").get_json()
+    assert (answer["title"], answer["stock"]) == ("New Name", 7)
+
+
+def test_a_visitor_with_a_session_is_never_answered_from_the_cache(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    album_id = create_album(app, stock=10)
+    assert shop_stock_state(client, album_id) == "In stock"
+    run_sql(app, f"UPDATE albums SET stock = 0 WHERE id = {album_id}")
+    client.set_cookie("store_session", "anything", domain="localhost")
+    assert shop_stock_state(client, album_id) == "Sold out"
+
+
+def test_the_cache_counts_its_hits_and_misses(app: Flask, client: FlaskClient, clock: FakeClock) -> None:
+    album_id = create_album(app)
+    for _ in range(3):
+        client.get(f"/api/album/{album_id}")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'catalog_cache_requests_total{outcome="miss"} 1.0' in metrics
+    assert 'catalog_cache_requests_total{outcome="hit"} 2.0' in metrics
+
+
+def test_a_cache_of_age_zero_is_off(clean_store_db: str, data_dir: Path) -> None:
+    app = create_app(store_settings(clean_store_db, data_dir, CATALOG_CACHE_SECONDS=0), TESTING=True)
+    try:
+        album_id = create_album(app, stock=10)
+        client = app.test_client()
+        assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 10
+        run_sql(app, f"UPDATE albums SET stock = 4 WHERE id = {album_id}")
+        assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 4
+    finally:
+        get_database(app).dispose()
+
+
+def test_the_cache_keeps_at_most_its_size_of_answers() -> None:
+    cache = CatalogCache(max_age=1.0, size=2)
+    for key in ("a", "b", "c"):
+        cache.put(key, 1, b"x", "text/plain")
+    assert cache.get("a", 1) is None
+    assert cache.get("b", 1) is not None and cache.get("c", 1) is not None
+    assert cache.get("b", 2) is None  # another version of the catalog: not served
