@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 from musicstore.common.db import get_database
 from musicstore.common.pagination import page_args_or_first
 from musicstore.common.text import query_text
+from musicstore.store.cache import cached
 from musicstore.store.catalog import list_genres, search_albums
 
 bp = Blueprint("shop", __name__)
@@ -16,6 +17,7 @@ COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
 @bp.get("/")
+@cached
 def index() -> str:
     """The album grid."""
     page, per_page = page_args_or_first(request.args, default_per_page=24)
