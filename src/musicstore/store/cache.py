@@ -81,7 +81,7 @@ def init_cache(app: Flask, max_age: float) -> None:
     if max_age > 0:
         app.extensions["catalog_cache"] = CatalogCache(max_age=max_age)
     app.extensions["catalog_cache_requests"] = get_metrics(app).counter(
-        "catalog_cache_requests_total", "Shop pages and album answers asked of the catalog cache, by outcome", ("outcome",)
+        "catalog_cache_requests_total", "Shop pages and album answers asked of the catalog cache", ("outcome",)
     )
 
 
