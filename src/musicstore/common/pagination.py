@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from musicstore.common.errors import ApiError
 
@@ -15,17 +15,34 @@ MAX_PER_PAGE = 100
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a list and where it sits in the whole."""
+    """One page of a list and where it sits in the whole.
+
+    `total` is exact unless `total_is` says otherwise: "about" (an estimate, for a list too long to count on
+    every page) or "more than" (a count that stopped at its bound). A page whose total is not exact knows
+    from `more` whether a next page exists.
+    """
 
     items: list[T]
     total: int
     page: int
     per_page: int
+    total_is: Literal["exact", "about", "more than"] = "exact"
+    more: bool | None = None
 
     @property
     def pages(self) -> int:
         """How many pages the whole list fills (at least one)."""
         return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a next page holds anything."""
+        return self.page < self.pages if self.more is None else self.more
+
+    @property
+    def previous(self) -> int:
+        """The page a "Previous" link leads to: the last page when this one is past the end of an exact list."""
+        return min(self.page - 1, self.pages) if self.total_is == "exact" else self.page - 1
 
     def as_json(self, item: Callable[[T], Any]) -> dict[str, Any]:
         """The page as the API contract answers it."""

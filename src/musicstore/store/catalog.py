@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import distinct, func, or_, select, text
+from sqlalchemy import distinct, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from musicstore.common.pagination import Page
@@ -18,8 +18,7 @@ def _like_pattern(query: str) -> str:
     return f"%{escaped}%"
 
 
-def search_albums(session: Session, *, q: str = "", genre: str = "", page: int = 1, per_page: int = 20) -> Page[Album]:
-    """One page of albums matching a text query and a genre, ordered by title."""
+def _conditions(q: str, genre: str) -> list[Any]:
     conditions: list[Any] = []
     if q:
         pattern = _like_pattern(q)
@@ -28,11 +27,85 @@ def search_albums(session: Session, *, q: str = "", genre: str = "", page: int =
         )
     if genre:
         conditions.append(Album.genre == genre)
+    return conditions
+
+
+def _albums_in_order(session: Session, conditions: list[Any], *, limit: int, offset: int) -> list[Album]:
+    """Albums matching the conditions by title then id, one slice of them.
+
+    The slice is picked by id first and the rows fetched after: picking reads only the index on
+    (title, id) that carries the artist too (migration 0004), so walking past thousands of rows that do
+    not match a broad search, or past the pages before a deep one, never fetches them from the table.
+    """
+    picked = (
+        select(Album.id, Album.title)
+        .where(*conditions)
+        .order_by(Album.title, Album.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    query = select(Album).join(picked, Album.id == picked.c.id).order_by(picked.c.title, picked.c.id)
+    return list(session.scalars(query))
+
+
+def search_albums(session: Session, *, q: str = "", genre: str = "", page: int = 1, per_page: int = 20) -> Page[Album]:
+    """One page of albums matching a text query and a genre, ordered by title, with the exact total (the API's)."""
+    conditions = _conditions(q, genre)
     total = session.scalar(select(func.count()).select_from(Album).where(*conditions)) or 0
-    items = session.scalars(
-        select(Album).where(*conditions).order_by(Album.title, Album.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return Page(items=list(items), total=total, page=page, per_page=per_page)
+    items = _albums_in_order(session, conditions, limit=per_page, offset=(page - 1) * per_page)
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+COUNT_BOUND = 1000  # the shop counts up to this many albums exactly; beyond it, "about" or "more than"
+
+CATALOG_SIZE = text("""
+    SELECT (SELECT count(*) FROM (SELECT 1 FROM albums LIMIT :counted) AS first) AS counted,
+           CASE WHEN c.relpages > 0 AND c.reltuples > 0
+                THEN c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::int)
+           END AS estimate
+    FROM pg_class AS c WHERE c.oid = 'albums'::regclass
+""")
+
+
+def _rounded(estimate: float) -> int:
+    """An estimate to two significant figures, so it does not pretend to a precision it lacks."""
+    return int(float(f"{estimate:.2g}"))
+
+
+def _catalog_size(session: Session) -> tuple[int, Literal["exact", "about", "more than"]]:
+    """The number of albums: exact up to the bound, else the planner's estimate scaled to the table's size now.
+
+    The estimate is PostgreSQL's own (what ANALYZE and autovacuum last counted, per page of the table),
+    so it costs one catalog lookup instead of a count of every row on every page view.
+    """
+    counted, estimate = session.execute(CATALOG_SIZE, {"counted": COUNT_BOUND + 1}).one()
+    if counted <= COUNT_BOUND:
+        return counted, "exact"
+    if estimate is None:  # never analysed yet (a table just filled or emptied)
+        return COUNT_BOUND, "more than"
+    return max(_rounded(estimate), COUNT_BOUND), "about"
+
+
+def _bounded_count(session: Session, conditions: list[Any]) -> tuple[int, Literal["exact", "more than"]]:
+    """How many albums match, counting at most one past the bound."""
+    first = select(literal(1)).select_from(Album).where(*conditions).limit(COUNT_BOUND + 1).subquery()
+    counted = session.scalar(select(func.count()).select_from(first)) or 0
+    return (counted, "exact") if counted <= COUNT_BOUND else (COUNT_BOUND, "more than")
+
+
+def browse_albums(session: Session, *, q: str = "", genre: str = "", page: int = 1, per_page: int = 24) -> Page[Album]:
+    """One page of albums for the shop's HTML page: the total is exact up to a bound, then estimated or bounded.
+
+    Unfiltered, beyond the bound, the total is "about" the planner's estimate; with a search text or a
+    genre it is "more than" the bound. Whether a next page exists is known exactly, from one row more.
+    """
+    conditions = _conditions(q, genre)
+    total, total_is = _bounded_count(session, conditions) if conditions else _catalog_size(session)
+    rows = _albums_in_order(session, conditions, limit=per_page + 1, offset=(page - 1) * per_page)
+    return Page(
+        items=rows[:per_page], total=total, page=page, per_page=per_page, total_is=total_is, more=len(rows) > per_page
+    )
 
 
 def albums_by_ids(session: Session, ids: list[int]) -> Page[Album]:

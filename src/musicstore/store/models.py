@@ -40,7 +40,7 @@ class Album(StoreBase):
     __table_args__ = (
         CheckConstraint("stock >= 0", name="ck_albums_stock_not_negative"),
         CheckConstraint("price >= 0", name="ck_albums_price_not_negative"),
-        Index("ix_albums_title_id", "title", "id"),
+        Index("ix_albums_title_id_artist", "title", "id", postgresql_include=["artist"]),
         Index("ix_albums_genre_title_id", "genre", "title", "id"),
     )
 

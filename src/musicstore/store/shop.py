@@ -9,7 +9,7 @@ from musicstore.common.db import get_database
 from musicstore.common.pagination import page_args_or_first
 from musicstore.common.text import query_text
 from musicstore.store.cache import cached
-from musicstore.store.catalog import list_genres, search_albums
+from musicstore.store.catalog import browse_albums, list_genres
 
 bp = Blueprint("shop", __name__)
 
@@ -23,7 +23,7 @@ def index() -> str:
     page, per_page = page_args_or_first(request.args, default_per_page=24)
     q, genre = query_text(request.args, "q"), query_text(request.args, "genre", 50)
     session = get_database(current_app).session
-    found = search_albums(session, q=q, genre=genre, page=page, per_page=per_page)
+    found = browse_albums(session, q=q, genre=genre, page=page, per_page=per_page)
     return render_template(
         "shop/index.html",
         found=found,
