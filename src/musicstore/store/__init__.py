@@ -17,7 +17,7 @@ from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.tracing import init_tracing
 from musicstore.common.web import csrf, init_common
 from musicstore.store import admin, api, shop, stats, stock_api
-from musicstore.store.cache import init_cache
+from musicstore.store.cache import CatalogDatabase, init_cache
 from musicstore.store.openapi import store_document
 from musicstore.store.seed import seed_catalog
 from musicstore.store.settings import StoreSettings
@@ -30,7 +30,8 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     settings = settings or StoreSettings()
     app = Flask(__name__)
     limiter = init_common(app, "store", settings, extra=config)
-    Database(settings.database_url()).init_app(app)
+    database = CatalogDatabase(settings.database_url())
+    database.init_app(app)
     init_faults(app, settings.flags_file)
     app.before_request(api_faults("storeApiLatencyMs", "storeApiFailure"))  # every /api/* answer
     app.extensions["reservations_refused"] = get_metrics(app).counter(
@@ -39,7 +40,7 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     app.extensions["stock_returned"] = get_metrics(app).counter(
         "stock_returned_total", "Reservations whose stock went back because their order was cancelled"
     )
-    init_cache(app, settings.CATALOG_CACHE_SECONDS)
+    init_cache(app, settings.CATALOG_CACHE_SECONDS, database)
     app.register_blueprint(shop.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(admin.bp)
