@@ -62,7 +62,10 @@ def fill(url: str, count: int) -> None:
             FROM generate_series(1, :n) AS i"""),
             {"w": words, "g": GENRES, "n": count},
         )
-        conn.execute(text("ANALYZE albums"))
+    # A catalog at rest: autovacuum sets the visibility map (index-only scans) and the statistics within a
+    # minute of a bulk load; the benchmark measures that state, not the minute after the load.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE albums"))
     engine.dispose()
 
 
@@ -102,6 +105,7 @@ def main() -> None:
             "ADMIN_PASSWORD": "b",
             "SERVICE_TOKEN": "b",
             "LOG_LEVEL": "WARNING",
+            "CATALOG_CACHE_SECONDS": "0",  # the database path: the catalog cache would answer repeats from memory
         }
         results: dict[int, dict[str, tuple[float, float]]] = {}
         with live_service("musicstore.store.wsgi:app", port, env, root / "store.log") as store:
@@ -110,7 +114,8 @@ def main() -> None:
                 results[size] = {name: timed(store.url, path, args.requests) for name, path in PAGES.items()}
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-            f"{args.requests} requests per row, one client, store under gunicorn (1 worker, 8 threads)\n"
+            f"{args.requests} requests per row, one client, store under gunicorn (1 worker, 8 threads), "
+            "catalog cache off\n"
         )
         print("| page | 100 albums p50 / p95 (ms) | 100,000 albums p50 / p95 (ms) | ratio of p50 |")
         print("|---|---|---|---|")
