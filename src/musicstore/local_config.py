@@ -21,6 +21,11 @@ SERVICES = {"store": 5000, "orders": 5001, "cart": 5002}
 PORT_VARS = {"store": "STORE_PORT", "orders": "ORDER_PORT", "cart": "CART_PORT"}
 
 
+def usable_cpus() -> int:
+    """The number of CPUs this process may run on (its affinity, which a container's cpuset limits), at least 1."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 class LocalSettings(BaseSettings):
     """What the CLI itself reads: ports, the data directory, an external database, secrets chosen by the user."""
 
@@ -42,7 +47,8 @@ class LocalSettings(BaseSettings):
     SERVICE_TOKEN: str = ""
     LOG_FORMAT: str = "text"
     WEB_THREADS: int = Field(default=8, ge=1, le=64)
-    WEB_WORKERS: int = Field(default=1, ge=1, le=32)
+    # Default: one worker process per CPU this process may run on (each worker is one core at most).
+    WEB_WORKERS: int = Field(default_factory=lambda: usable_cpus(), ge=1, le=32)
     PROMETHEUS_MULTIPROC_DIR: Path | None = None  # where `serve`'s workers keep their metrics (default: a new temp dir)
     STORE_SERVICE_URL: str = ""
     ORDER_SERVICE_URL: str = ""
@@ -195,10 +201,15 @@ def metrics_env(service: str, data: Path | None = None) -> dict[str, str]:
 
 
 def gunicorn_options() -> list[str]:
-    """Server options shared by `up` and `serve` (WEB_WORKERS and WEB_THREADS tune the process and thread counts)."""
+    """Server options shared by `up` and `serve` (WEB_WORKERS and WEB_THREADS tune the process and thread counts).
+
+    The app is preloaded in the master and the workers fork from it (shared memory); what each worker must
+    start for itself starts after the fork (musicstore.gunicorn_config, musicstore.common.background).
+    """
     chosen = settings()
     return [
         "--no-control-socket",
+        "--preload",
         # hooks: several workers' metrics add up (musicstore.gunicorn_config)
         "--config", "python:musicstore.gunicorn_config",
         # gthread, with gunicorn's own error answers (414, 400) in JSON

@@ -14,6 +14,7 @@ import psutil
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from musicstore import local_config
 from musicstore.common.embedded_pg import free_port
 
 
@@ -24,8 +25,9 @@ class ServiceNotReady(Exception):
 class LiveService:
     """A service process under gunicorn, reachable at `url`."""
 
-    def __init__(self, wsgi: str, port: int, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, wsgi: str, port: int, env: dict[str, str], log_path: Path, *, workers: int = 1) -> None:
         self.wsgi, self.port, self.env, self.log_path = wsgi, port, env, log_path
+        self.workers_count = workers
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -37,13 +39,13 @@ class LiveService:
                     sys.executable,
                     "-m",
                     "gunicorn",
-                    "--no-control-socket",
                     "--bind",
                     f"127.0.0.1:{self.port}",
+                    # As `musicstore serve` runs it (preloaded, its hooks, gunicorn's own errors in JSON), with
+                    # one worker of 8 threads unless the test asks for more, and a shorter graceful stop.
+                    *local_config.gunicorn_options(),
                     "--workers",
-                    "1",
-                    "--worker-class",  # as `musicstore serve` runs it: gunicorn's own errors in JSON
-                    "musicstore.common.worker.JsonErrorWorker",
+                    str(self.workers_count),
                     "--threads",
                     "8",
                     "--graceful-timeout",

@@ -12,6 +12,7 @@ from musicstore.cart.identity import init_identity
 from musicstore.cart.openapi import cart_document
 from musicstore.cart.reconcile import SweepThread
 from musicstore.cart.settings import CartSettings
+from musicstore.common import background
 from musicstore.common.bulkhead import Bulkhead, init_bulkheads
 from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.faults import init_faults, not_ready_if_on
@@ -67,8 +68,12 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     init_tracing(app, "cart")  # after the database: its queries are traced too
     if settings.RECONCILE_INTERVAL:
         # Each process settles checkouts left unknown or abandoned (idempotent: several may run at once).
-        app.extensions["reconciler"] = SweepThread(lambda: reconciler(app).sweep(), settings.RECONCILE_INTERVAL).start()
+        background.in_each_process("checkout reconciler", lambda: _start_sweeping(app, settings.RECONCILE_INTERVAL))
     return app
+
+
+def _start_sweeping(app: Flask, interval: float) -> None:
+    app.extensions["reconciler"] = SweepThread(lambda: reconciler(app).sweep(), interval).start()
 
 
 def prepare(settings: CartSettings) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from musicstore.common import background
 from musicstore.common.errors import error_response
 from musicstore.common.metrics import Metrics, get_metrics
 
@@ -84,6 +85,8 @@ class Database:
         """Close the request's session when the app context ends; a database that cannot be reached is a 503;
         every statement is counted on the app's metrics."""
         app.extensions["database"] = self
+        # A pool made before a fork must not hand the parent's connections to a worker: each starts its own.
+        background.in_each_process("database pool", lambda: self.engine.dispose(close=False))
         count_queries(self.engine, database_node(self.url, app.config["SERVICE_NAME"]), get_metrics(app))
         app.teardown_appcontext(self._close_session)
         app.register_error_handler(OperationalError, _database_unavailable)

@@ -16,10 +16,10 @@ asks for it:
   parent's span context on). A request that arrived with a traceparent hands the same trace id, parent span id
   and sampled flag to the services it calls, so a service further on that does trace joins the caller's trace.
 
-Under gunicorn this runs in each worker, because create_app runs there: we do not preload. With `--preload`
-create_app would run in the master before the fork, and the exporter's thread would be started in a process
-that then forks; the set-up would have to move to a gunicorn `post_fork` hook (as OpenTelemetry's own
-documentation advises for gunicorn).
+Under gunicorn the app is preloaded: create_app runs in the master, before the workers fork. The exporter's
+thread must not start in a process that then forks, so the whole set-up runs in each worker after its fork
+(musicstore.common.background, from gunicorn's `post_fork` hook, as OpenTelemetry's own documentation advises
+for gunicorn); outside gunicorn it runs at once, in create_app.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, format_trace_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from musicstore.common import background
 from musicstore.common.access_log import redact
 
 if TYPE_CHECKING:
@@ -95,7 +96,12 @@ def init_process(service: str) -> _Process:
 
 
 def init_tracing(app: Flask, service: str) -> None:
-    """Trace a service's app (call it last in create_app: it needs the app's database), or only propagate."""
+    """Trace a service's app (call it last in create_app: it needs the app's database), or only propagate;
+    in each serving process, after the fork under gunicorn."""
+    background.in_each_process("tracing", lambda: _init_app(app, service))
+
+
+def _init_app(app: Flask, service: str) -> None:
     provider = init_process(service).provider
     if provider is None:
         app.wsgi_app = _Propagation(app.wsgi_app)  # type: ignore[method-assign]

@@ -1,5 +1,6 @@
 """The order service's WSGI entry point for gunicorn."""
 
+from musicstore.common import background
 from musicstore.common.logs import configure_logging
 from musicstore.orders import create_app
 from musicstore.orders.return_worker import worker_of
@@ -9,4 +10,5 @@ settings = OrderSettings()
 settings.require_secrets()
 configure_logging("orders", settings.LOG_FORMAT, settings.LOG_LEVEL)
 app = create_app(settings)
-worker_of(app).start()  # cancelled orders' stock goes back to the store from this process, too
+# Cancelled orders' stock goes back to the store from each serving process, too (a worker, after its fork).
+background.in_each_process("stock returns", worker_of(app).start)

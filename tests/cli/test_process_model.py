@@ -1,0 +1,137 @@
+"""The process model: one worker per usable CPU by default, forked from a preloaded app, and each worker runs
+the background work (fault switches, the cart's sweep, the order service's stock returns) for itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from prometheus_client.mmap_dict import MmapedDict
+
+from musicstore import local_config
+from musicstore.common import flags
+from musicstore.common.embedded_pg import free_port
+from tests.metrics.test_gunicorn_workers import only, workers
+from tests.support.live import LiveService, stack_env
+from tests.support.waiting import eventually
+
+# Each service's background work that queries its own database every so often, made frequent here.
+SWEEPS = {"cart": {"RECONCILE_INTERVAL": "0.2"}, "orders": {"STOCK_RETURN_POLL": "0.2"}}
+DB_NODE = {"cart": "cart-db", "orders": "orders-db"}
+
+
+@pytest.fixture()
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The CLI's settings read again from the environment this test sets."""
+    local_config.settings.cache_clear()
+    yield monkeypatch
+    local_config.settings.cache_clear()
+
+
+def test_the_worker_count_defaults_to_the_cpus_this_process_may_run_on(
+    fresh_settings: pytest.MonkeyPatch,
+) -> None:
+    fresh_settings.delenv("WEB_WORKERS", raising=False)
+    fresh_settings.setattr(os, "sched_getaffinity", lambda _pid: {0, 2, 5})
+    options = local_config.gunicorn_options()
+    assert options[options.index("--workers") + 1] == "3"
+    assert "--preload" in options
+
+
+def test_the_worker_count_is_still_a_setting(fresh_settings: pytest.MonkeyPatch) -> None:
+    fresh_settings.setenv("WEB_WORKERS", "5")
+    options = local_config.gunicorn_options()
+    assert options[options.index("--workers") + 1] == "5"
+
+
+@contextmanager
+def serve(service: str, tmp_path: Path, **extra: str) -> Iterator[LiveService]:
+    """`musicstore serve SERVICE` with two workers on SQLite, its metrics in tmp_path/metrics, flags in its data."""
+    port, data = free_port(), tmp_path / "var"
+    flags.ensure_file(data / "flags.json")
+    urls = {name: f"http://127.0.0.1:{free_port()}" for name in ("store", "orders", "cart")}
+    env = stack_env(data, urls | {service: f"http://127.0.0.1:{port}"}, admin_password="pass", service_token="tok")
+    env |= {"WEB_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **extra}
+    (tmp_path / "metrics").mkdir()
+    service_process = LiveService("", port, env, tmp_path / f"{service}.log")
+    with (tmp_path / f"{service}.log").open("wb") as log:
+        service_process.process = subprocess.Popen(
+            [sys.executable, "-m", "musicstore.cli", "serve", service, "--bind", f"127.0.0.1:{port}"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        service_process._wait_healthy(60)
+        eventually(lambda: _has_workers(service_process, 2), timeout=30)
+        yield service_process
+    finally:
+        service_process.stop()
+
+
+def _has_workers(service: LiveService, count: int) -> None:
+    assert len(workers(service)) == count
+
+
+@pytest.fixture()
+def cart(tmp_path: Path) -> Iterator[LiveService]:
+    """The cart under `musicstore serve` with two workers and a sweep every 0.2 s."""
+    with serve("cart", tmp_path, **SWEEPS["cart"]) as running:
+        yield running
+
+
+def queries_counted(metrics_dir: Path, pid: int, db: str) -> float:
+    """The database statements one process counted (db_client_queries_total{db, outcome="ok"}) in its own file."""
+    path = metrics_dir / f"counter_{pid}.db"
+    if not path.exists():
+        return 0.0
+    total = 0.0
+    for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(str(path)):
+        _metric, sample, labels, _help = json.loads(key)
+        if sample == "db_client_queries_total" and labels == {"db": db, "outcome": "ok"}:
+            total += value
+    return total
+
+
+@pytest.mark.slow
+def test_a_fault_flag_switched_while_the_service_runs_takes_effect_in_every_worker(
+    cart: LiveService, tmp_path: Path
+) -> None:
+    path = tmp_path / "var" / "flags.json"
+    serving = workers(cart)
+    for worker in serving:  # each worker answers once before the switch, so each has read the flags already
+        with only(cart, worker):
+            assert requests.get(f"{cart.url}/readyz", timeout=10).status_code == 200
+    flags.set_value(path, "cartNotReady", True)
+    for worker in serving:
+
+        def _not_ready(worker: psutil.Process = worker) -> None:
+            with only(cart, worker):
+                assert requests.get(f"{cart.url}/readyz", timeout=10).status_code == 503
+
+        eventually(_not_ready, timeout=5, interval=0.2)
+    flags.set_value(path, "cartNotReady", False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("service", ["cart", "orders"])
+def test_each_worker_runs_its_own_background_sweep_and_the_master_none(service: str, tmp_path: Path) -> None:
+    with serve(service, tmp_path, **SWEEPS[service]) as running:
+        assert running.process is not None
+        master, serving = running.process.pid, workers(running)
+        metrics = tmp_path / "metrics"
+        for worker in serving:  # no request is sent: only a background sweep queries the database
+
+            def _swept(pid: int = worker.pid) -> None:
+                assert queries_counted(metrics, pid, DB_NODE[service]) >= 3
+
+            eventually(_swept, timeout=15, interval=0.2)
+        assert queries_counted(metrics, master, DB_NODE[service]) == 0
