@@ -98,7 +98,9 @@ def parts(stack: Stack) -> dict[str, float]:
     found = {"supervisor (`musicstore up`)": pss(up, tree=False)}
     for child in up.children():
         command = " ".join(child.cmdline())
-        name = next((s for s in ("store", "orders", "cart") if f"musicstore-{s} " in command), None)
+        name = next(
+            (s for s in ("store", "orders", "cart") if f"musicstore-{s} " in command or f" serve {s} " in command), None
+        )
         name = name or ("traffic UI" if "musicstore.traffic" in command else "PostgreSQL")
         found[name] = found.get(name, 0.0) + pss(child, tree=True)
     return found

@@ -54,7 +54,8 @@ class Stack:
     def workers(self, service: str) -> list[psutil.Process]:
         """The gunicorn workers of one service (the children of its gunicorn master)."""
         for child in psutil.Process(self.process.pid).children():
-            if f"musicstore.{service}.wsgi" in " ".join(child.cmdline()):
+            command = " ".join(child.cmdline())  # `musicstore serve SERVICE` that runs gunicorn (or became it)
+            if f" serve {service} " in command or f"musicstore.{service}.wsgi" in command:
                 return child.children()
         raise RuntimeError(f"no {service} under musicstore up")
 

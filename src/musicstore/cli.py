@@ -5,21 +5,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import logging
 import os
-import subprocess
 import sys
 
-import requests
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
-
 from musicstore import local_config
-from musicstore.common.embedded_pg import EmbeddedPostgres, free_port, port_is_free
+from musicstore.common.embedded_pg import EmbeddedPostgres, free_port, pg_bin, port_is_free
 from musicstore.common.settings import ConfigurationError, ServiceSettings
-from musicstore.supervisor import Supervisor
+from musicstore.supervisor import PLAN_VARIABLE, Supervisor
 
 WSGI = {name: f"musicstore.{name}.wsgi:app" for name in local_config.SERVICES}
 SETTINGS = {"store": "StoreSettings", "orders": "OrderSettings", "cart": "CartSettings"}
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # musicstore.common.metrics.MULTIPROC_DIR, without importing it
+log = logging.getLogger("musicstore.cli")
 
 
 def available_services() -> list[str]:
@@ -84,12 +83,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
         service_settings(args.service).require_secrets()
     except ConfigurationError as exc:
         raise SystemExit(f"musicstore serve {args.service}: {exc}") from None
+    # Set before prometheus-client is first imported (with the service's code below): it reads it only then.
+    metrics_given = MULTIPROC_DIR in os.environ
+    os.environ.update(local_config.metrics_env(args.service))
     if not args.no_migrate:
+        from musicstore.common.logs import configure_logging
+
+        settings = service_settings(args.service)
+        configure_logging(args.service, settings.LOG_FORMAT, settings.LOG_LEVEL)
+        logging.getLogger().handlers[0].addFilter(_QuietMigrations())
+        log.info("preparing %s (migrations%s)", args.service, ", demo catalog" if args.service == "store" else "")
         prepare(args.service)
     bind = args.bind or f"0.0.0.0:{local_config.serve_port(args.service)}"
     command = gunicorn_command(args.service, bind)
-    os.execve(command[0], command, {**os.environ, **local_config.metrics_env(args.service)})
+    if metrics_given:
+        # gunicorn runs in this process, which imported the service's code to prepare it, instead of a new
+        # interpreter importing it all again (a second or two per service). Without PROMETHEUS_MULTIPROC_DIR
+        # given, metrics_env imported prometheus-client before the directory it makes was set: a new process.
+        _run_gunicorn(command[3:])
+    os.execve(command[0], command, dict(os.environ))
     return 0  # pragma: no cover - execve does not return
+
+
+def _run_gunicorn(options: list[str]) -> None:
+    """gunicorn with these command-line options, in this process; it exits when gunicorn stops."""
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = ["gunicorn", *options]
+    run(prog="gunicorn")
+    raise SystemExit(0)  # pragma: no cover - gunicorn exits itself
 
 
 def _check_ports(services: list[str]) -> None:
@@ -103,78 +125,56 @@ def _check_ports(services: list[str]) -> None:
 
 
 def cmd_up(_args: argparse.Namespace) -> int:
-    """Run the whole system on this machine until Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="up      | %(message)s")
-    logging.getLogger().handlers[0].addFilter(_QuietMigrations())
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    """Run the whole system on this machine until Ctrl-C.
+
+    This process works the stack out (ports, secrets, PostgreSQL's data directory, each child's command and
+    environment), then replaces itself with the light supervisor (musicstore.supervisor), which starts and
+    watches the children and holds none of the services' code: each service prepares itself (`serve`).
+    """
     services = available_services()
     _check_ports(services)
     data = local_config.data_dir()
     found = local_config.load_secrets(data)
-    sup = Supervisor()
-    database: EmbeddedPostgres | None = None
+    say = Supervisor().say
+    postgres: dict[str, object] | None = None
     database_url = None
-    try:
-        if not local_config.external_database():
-            port = local_config.wanted_db_port()
-            if not port_is_free(port):
-                port = free_port()
-                sup.say("up", f"port {local_config.wanted_db_port()} is busy; PostgreSQL uses {port} instead")
-            database = EmbeddedPostgres(data / "postgres", port=port, user="music_user", password=found.db_password)
-            database.start(output=subprocess.PIPE)
-            assert database.process is not None
-            sup.adopt("postgres", database.process)
-            database.create_database("music_store")
-            database_url = database.url("music_store")
-            sup.say("up", f"embedded PostgreSQL 18 on 127.0.0.1:{port} (data in {data / 'postgres'})")
-        stack = local_config.local_env(data, found, database_url)
-        sup.say("up", f"fault switches: {local_config.flag_file(data)} (the traffic UI's Faults tab)")
-        for service in services:
-            sup.say("up", f"preparing {service} (migrations{', demo catalog' if service == 'store' else ''})")
-            prepare(service, stack)
-        for service in services:
-            bind = f"127.0.0.1:{local_config.service_port(service)}"
-            service_env = {**stack, **local_config.metrics_env(service, data)}
-            sup.start(service, gunicorn_command(service, bind), local_config.child_env(service_env))
-        traffic_env = {**stack, **local_config.traffic_settings()}
-        sup.start("traffic", traffic_command([]), local_config.child_env(traffic_env))
-        if _wait_until_serving(sup, services):
-            _banner(sup, services, found)
-        sup.wait_for_stop_signal()
-    finally:
-        sup.stop_all()
-        if database is not None:
-            sup.say("up", "stopping PostgreSQL")
-            database.stop()
-    if sup.failed:
-        sup.say("up", f"stopped because {sup.failed}")
-        return 1
-    sup.say("up", "stopped; bye")
-    return 0
-
-
-def _wait_until_serving(sup: Supervisor, services: list[str], timeout: float = 60.0) -> bool:
-    """Wait (bounded) until every service answers /healthz; False when start-up failed meanwhile."""
-
-    @retry(
-        retry=retry_if_exception_type(requests.RequestException),
-        stop=stop_after_delay(timeout),
-        wait=wait_fixed(0.2),
-        reraise=True,
+    if not local_config.external_database():
+        port = local_config.wanted_db_port()
+        if not port_is_free(port):
+            port = free_port()
+            say("up", f"port {local_config.wanted_db_port()} is busy; PostgreSQL uses {port} instead")
+        database = EmbeddedPostgres(data / "postgres", port=port, user="music_user", password=found.db_password)
+        database.prepare_data()  # initialised on the first start
+        database_url = database.url("music_store")
+        postgres = {
+            "args": database.server_args(), "run_as": database.run_as, "bin": str(pg_bin("psql").parent),
+            "port": port, "user": database.user, "password": database.password, "database": "music_store",
+            "message": f"embedded PostgreSQL 18 on 127.0.0.1:{port} (data in {data / 'postgres'})",
+        }  # fmt: skip
+    stack = local_config.local_env(data, found, database_url)
+    say("up", f"fault switches: {local_config.flag_file(data)} (the traffic UI's Faults tab)")
+    children = [
+        {
+            "name": service,
+            "args": serve_command(service, f"127.0.0.1:{local_config.service_port(service)}"),
+            "env": {**stack, **local_config.metrics_env(service, data)},
+        }
+        for service in services
+    ]
+    children.append(
+        {"name": "traffic", "args": traffic_command([]), "env": {**stack, **local_config.traffic_settings()}}
     )
-    def _check(url: str) -> None:
-        if sup.stopping.is_set():
-            return
-        requests.get(url, timeout=2).raise_for_status()
+    ready = [(s, f"http://127.0.0.1:{local_config.service_port(s)}/healthz") for s in services]
+    ready.append(("traffic", f"http://127.0.0.1:{local_config.traffic_port()}/"))
+    plan = {"postgres": postgres, "children": children, "ready": ready, "banner": _banner(services, found)}
+    command = [sys.executable, "-m", "musicstore.supervisor"]
+    os.execve(command[0], command, {**os.environ, PLAN_VARIABLE: json.dumps(plan)})
+    return 0  # pragma: no cover - execve does not return
 
-    try:
-        for service in services:
-            _check(f"http://127.0.0.1:{local_config.service_port(service)}/healthz")
-        _check(f"http://127.0.0.1:{local_config.traffic_port()}/")
-    except requests.RequestException as exc:
-        sup.say("up", f"a service did not start within {timeout:.0f}s: {exc}")
-        sup.stopping.set()
-    return not sup.stopping.is_set()
+
+def serve_command(service: str, bind: str) -> list[str]:
+    """The command line of `musicstore serve SERVICE`: it prepares the service, then becomes its gunicorn."""
+    return [sys.executable, "-m", "musicstore.cli", "serve", service, "--bind", bind]
 
 
 class _QuietMigrations(logging.Filter):
@@ -184,22 +184,22 @@ class _QuietMigrations(logging.Filter):
         return not record.getMessage().startswith(("Context impl", "Will assume"))
 
 
-def _banner(sup: Supervisor, services: list[str], found: local_config.LocalSecrets) -> None:
+def _banner(services: list[str], found: local_config.LocalSecrets) -> list[str]:
+    """What `up` says once everything answers: the addresses, the admin's log-in, how to stop."""
     titles = {"store": "Store", "orders": "Orders dashboard", "cart": "Cart"}
-    for service in services:
-        sup.say("up", f"{titles[service]:<17} http://localhost:{local_config.service_port(service)}")
-    sup.say(
-        "up", f"{'Traffic generator':<17} http://localhost:{local_config.traffic_port()} (idle until you start a run)"
+    lines = [f"{titles[service]:<17} http://localhost:{local_config.service_port(service)}" for service in services]
+    lines.append(
+        f"{'Traffic generator':<17} http://localhost:{local_config.traffic_port()} (idle until you start a run)"
     )
     if found.admin_password_generated:
-        sup.say(
-            "up",
+        lines.append(
             f"admin log-in: user 'admin', password '{found.admin_password}' "
-            "(generated; kept in var/secrets.json; set ADMIN_PASSWORD to choose your own)",
+            "(generated; kept in var/secrets.json; set ADMIN_PASSWORD to choose your own)"
         )
     else:
-        sup.say("up", "admin log-in: user 'admin' with the password from ADMIN_PASSWORD")
-    sup.say("up", "press Ctrl-C to stop everything")
+        lines.append("admin log-in: user 'admin' with the password from ADMIN_PASSWORD")
+    lines.append("press Ctrl-C to stop everything")
+    return lines
 
 
 def cmd_db(args: argparse.Namespace) -> int:

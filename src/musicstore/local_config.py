@@ -14,7 +14,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from musicstore.common import flags
-from musicstore.common.metrics import MULTIPROC_DIR, prepare_multiprocess_dir
 from musicstore.common.settings import URL_PREFIXES
 
 SERVICES = {"store": 5000, "orders": 5001, "cart": 5002}
@@ -190,6 +189,9 @@ def metrics_env(service: str, data: Path | None = None) -> dict[str, str]:
     names (a container may mount a volume there), else a new one in the temporary folder (TMPDIR, /tmp: writable
     in Compose's tmpfs and Kubernetes' emptyDir though the root file system is read-only).
     """
+    # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported: `serve` sets it before that.
+    from musicstore.common.metrics import MULTIPROC_DIR, prepare_multiprocess_dir
+
     chosen = settings().PROMETHEUS_MULTIPROC_DIR
     if data is not None:
         path = prepare_multiprocess_dir(data / "metrics" / service)

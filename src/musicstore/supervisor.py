@@ -1,15 +1,28 @@
-"""Run several processes with their output prefixed on the terminal; stop them all together."""
+"""Run several processes with their output prefixed on the terminal; stop them all together.
+
+This is also `musicstore up`'s long-lived process (`python -m musicstore.supervisor`): `musicstore up` works out
+the stack (settings, secrets, ports, PostgreSQL's data directory, each child's command and environment) and then
+replaces itself with this module, handing it the plan in MUSICSTORE_UP_PLAN. It imports the standard library
+only, so the process that lives as long as the stack holds none of the services' code: each service prepares
+itself (`musicstore serve SERVICE`: migrations, the demo catalog) in its own process, then runs gunicorn.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
+
+PLAN_VARIABLE = "MUSICSTORE_UP_PLAN"
 
 COLOURS = ["\033[35m", "\033[36m", "\033[32m", "\033[33m", "\033[34m"]
 RESET = "\033[0m"
@@ -73,6 +86,30 @@ class Supervisor:
             self.failed = f"{name} exited with code {code}"
             self.stopping.set()
 
+    def fail(self, reason: str) -> None:
+        """Stop everything because of `reason` (said at the end)."""
+        if not self.stopping.is_set():
+            self.failed = reason
+            self.stopping.set()
+
+    def wait_until_serving(self, urls: Sequence[tuple[str, str]], timeout: float = 60.0) -> bool:
+        """Wait (bounded) until each URL answers 200; False when start-up failed or took longer meanwhile."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+        deadline = time.monotonic() + timeout
+        for name, url in urls:
+            while not self.stopping.is_set():
+                try:
+                    with opener.open(url, timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except (OSError, ValueError):  # URLError, HTTPError, a refused or reset connection
+                    pass
+                if time.monotonic() > deadline:
+                    self.fail(f"{name} did not start within {timeout:.0f}s")
+                    return False
+                self.stopping.wait(0.05)  # a bounded poll of a service that is starting
+        return not self.stopping.is_set()
+
     def wait_for_stop_signal(self) -> None:
         """Block until Ctrl-C, SIGTERM or a child's death."""
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,3 +132,96 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)  # its own session: the browsers it started too
                 process.wait(timeout)
+
+
+# `musicstore up`'s long-lived process ----------------------------------------------------------------------------
+
+
+def run(plan: dict[str, Any]) -> int:
+    """Run a stack until Ctrl-C, SIGTERM or a child's death: PostgreSQL (if planned), then every child at once."""
+    sup = Supervisor()
+    database: subprocess.Popen[bytes] | None = None
+    postgres = plan.get("postgres")
+    try:
+        if postgres:
+            database = start_postgres(sup, postgres)
+        for child in plan["children"]:  # they start together: each waits (bounded) for what it needs
+            sup.start(child["name"], child["args"], {**os.environ, **child["env"]})
+        database_ready = create_database(sup, postgres) if postgres else True
+        if database_ready and sup.wait_until_serving(plan["ready"]):
+            for line in plan["banner"]:
+                sup.say("up", line)
+        sup.wait_for_stop_signal()
+    finally:
+        sup.stop_all()
+        if database is not None:
+            sup.say("up", "stopping PostgreSQL")
+            stop_postgres(database)
+    if sup.failed:
+        sup.say("up", f"stopped because {sup.failed}")
+        return 1
+    sup.say("up", "stopped; bye")
+    return 0
+
+
+def start_postgres(sup: Supervisor, postgres: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """Start the embedded PostgreSQL server (its data directory is ready) with its output under `postgres`."""
+    process = subprocess.Popen(
+        postgres["args"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        user=postgres.get("run_as"),
+        start_new_session=True,
+    )
+    sup.adopt("postgres", process)
+    return process
+
+
+def create_database(sup: Supervisor, postgres: dict[str, Any], timeout: float = 60.0) -> bool:
+    """Wait (bounded) until the server accepts connections, then create the stack's database unless it exists."""
+    bin_dir, port, name = postgres["bin"], str(postgres["port"]), postgres["database"]
+    client = {**os.environ, "PGPASSWORD": postgres["password"], "PGCONNECT_TIMEOUT": "2"}
+    where = ["-h", "127.0.0.1", "-p", port, "-U", postgres["user"]]
+    deadline = time.monotonic() + timeout
+    ready = [f"{bin_dir}/pg_isready", *where, "-d", "postgres", "-t", "1"]
+    while subprocess.run(ready, capture_output=True, env=client, check=False).returncode != 0:
+        if sup.stopping.is_set():
+            return False
+        if time.monotonic() > deadline:
+            sup.fail(f"PostgreSQL did not accept connections within {timeout:.0f}s")
+            return False
+        sup.stopping.wait(0.05)  # a bounded poll of a server that is starting
+    # psql quotes the name itself (:'name' a literal, :"name" an identifier) in what it reads from stdin.
+    psql = [f"{bin_dir}/psql", *where, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-v", f"name={name}", "-tA"]
+    exists = "SELECT 1 FROM pg_database WHERE datname = :'name';"
+    found = subprocess.run(psql, input=exists, capture_output=True, env=client, text=True, check=False)
+    if found.returncode == 0 and not found.stdout.strip():
+        create = 'CREATE DATABASE :"name";'
+        found = subprocess.run(psql, input=create, capture_output=True, env=client, text=True, check=False)
+    if found.returncode != 0:
+        sup.fail(f"could not create the database {name}: {found.stderr.strip()}")
+        return False
+    sup.say("up", postgres["message"])
+    return True
+
+
+def stop_postgres(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Stop the server (fast shutdown: SIGINT), killing it if it does not stop in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+def main() -> int:
+    """`musicstore up`'s long-lived process: run the plan `musicstore up` handed over."""
+    plan = json.loads(os.environ.pop(PLAN_VARIABLE))
+    return run(plan)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

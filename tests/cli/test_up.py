@@ -60,6 +60,19 @@ def wait_until(check: Callable[[], object], process: subprocess.Popen[bytes], lo
     _check()
 
 
+# Compiled parts of what the services import (Flask's markupsafe, SQLAlchemy, pydantic, psycopg, Pillow, gRPC):
+# a process that imported them has their shared objects mapped.
+SERVICE_LIBRARIES = ("markupsafe", "sqlalchemy", "pydantic_core", "psycopg", "PIL", "grpc")
+SUPERVISOR_PSS_MB = 30  # the standard library and the supervisor: about 12 MB; a service's code: 100 MB
+
+
+def assert_holds_no_service_code(pid: int) -> None:
+    """The long-lived `musicstore up` process imported none of the services' code, and is small."""
+    mapped = Path(f"/proc/{pid}/maps").read_text()
+    assert [name for name in SERVICE_LIBRARIES if f"site-packages/{name}" in mapped] == []
+    assert psutil.Process(pid).memory_full_info().pss < SUPERVISOR_PSS_MB * 2**20
+
+
 def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_and_ctrl_c_stops_everything(
     shared_tmp: Path,
 ) -> None:
@@ -94,6 +107,7 @@ def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_
         swarm = {"user_count": "1", "spawn_rate": "1", "user_classes": "BrowserShopper"}
         assert requests.post(f"{traffic}/swarm", data=swarm, timeout=10).json()["success"]
         wait_until(lambda: browsers_under(tmp_path / "tmp"), process, log)  # a browser shopper is shopping
+        assert_holds_no_service_code(process.pid)
         children = psutil.Process(process.pid).children(recursive=True)
         assert any("postgres" in c.name() for c in children)
         output = log.read_text()

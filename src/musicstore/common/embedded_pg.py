@@ -15,11 +15,11 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 
-import psycopg
-from psycopg import sql
+if TYPE_CHECKING:
+    import psycopg
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _operational_error() -> type[Exception]:
+    import psycopg
+
+    return psycopg.OperationalError
+
+
 class EmbeddedPostgres:
     """Initialise (once), start and stop a PostgreSQL server in a data directory."""
 
@@ -83,11 +89,30 @@ class EmbeddedPostgres:
 
     def start(self, output: IO[bytes] | int | None = None, timeout: float = 60.0) -> None:
         """Start the server and wait, at most `timeout` seconds, until it accepts connections."""
+        self.prepare_data()
+        self.process = subprocess.Popen(
+            self.server_args(),
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            user=self.run_as,
+            start_new_session=True,
+        )
+        try:
+            self._wait_until_accepting(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def prepare_data(self) -> None:
+        """Make the data directory the server can start in: initialised once (and, as root, its user's)."""
         if self.run_as:
             self._prepare_for_system_user()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
-        args = [
+
+    def server_args(self) -> list[str]:
+        """The command line of the server (loopback only, no Unix socket, quiet logs)."""
+        return [
             str(pg_bin("postgres")),
             "-D",
             str(self.pgdata),
@@ -104,18 +129,6 @@ class EmbeddedPostgres:
             "-c",
             "log_min_messages=warning",
         ]
-        self.process = subprocess.Popen(
-            args,
-            stdout=output,
-            stderr=subprocess.STDOUT if output is not None else None,
-            user=self.run_as,
-            start_new_session=True,
-        )
-        try:
-            self._wait_until_accepting(timeout)
-        except BaseException:
-            self.stop()
-            raise
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the server (fast shutdown), killing it if it does not stop in time."""
@@ -133,9 +146,14 @@ class EmbeddedPostgres:
         with self._connect("postgres", autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
+                from psycopg import sql
+
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def _connect(self, database: str, *, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection:
+        # psycopg is imported by what talks to the server, not by `musicstore up`, which only plans its start.
+        import psycopg
+
         return psycopg.connect(
             host="127.0.0.1",
             port=self.port,
@@ -195,7 +213,7 @@ class EmbeddedPostgres:
 
     def _wait_until_accepting(self, timeout: float) -> None:
         @retry(
-            retry=retry_if_exception_type(psycopg.OperationalError),
+            retry=retry_if_exception_type(_operational_error()),
             stop=stop_after_delay(timeout),
             wait=wait_exponential(multiplier=0.05, max=0.5),
             reraise=True,

@@ -1,0 +1,74 @@
+"""`musicstore up`'s long-lived process (musicstore.supervisor): children's lines prefixed, a failed start-up
+reported with the child's own words, everything stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from musicstore.common.embedded_pg import free_port
+from musicstore.supervisor import PLAN_VARIABLE
+
+
+def run_plan(plan: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m musicstore.supervisor` with a plan, as `musicstore up` hands it over."""
+    env = {**os.environ, PLAN_VARIABLE: json.dumps(plan)}
+    return subprocess.run(
+        [sys.executable, "-m", "musicstore.supervisor"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_a_child_that_fails_while_starting_stops_everything_and_is_named_with_its_own_words(tmp_path: Path) -> None:
+    survivor = tmp_path / "survivor.pid"
+    # A child that would run for ever: it must be stopped when its sibling fails.
+    steady = python(
+        f"import os, threading; open({str(survivor)!r}, 'w').write(str(os.getpid()))\n"
+        "print('steady up', flush=True); threading.Event().wait()"
+    )
+    plan = {
+        "postgres": None,
+        "children": [
+            {"name": "steady", "args": steady, "env": {}},
+            {"name": "broken", "args": python("import sys; print('no database here'); sys.exit(3)"), "env": {}},
+        ],
+        "ready": [["steady", f"http://127.0.0.1:{free_port()}/healthz"]],
+        "banner": ["never said"],
+    }
+    result = run_plan(plan, tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "broken  | no database here" in lines
+    assert "up      | stopped because broken exited with code 3" in lines
+    assert "never said" not in result.stdout
+    left = [p for p in psutil.process_iter(["cmdline"]) if str(survivor) in " ".join(p.info["cmdline"] or [])]
+    assert left == []
+
+
+def test_the_banner_comes_once_every_child_answers_and_the_plan_is_not_passed_on(tmp_path: Path) -> None:
+    port = free_port()
+    server = python(
+        "import http.server, os, sys\n"
+        f"print('plan seen' if os.environ.get({PLAN_VARIABLE!r}) else 'no plan', os.environ['GREETING'], flush=True)\n"
+        f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).handle_request()\n"
+        "sys.exit(0)\n"
+    )
+    plan = {
+        "postgres": None,
+        "children": [{"name": "web", "args": server, "env": {"GREETING": "hello"}}],
+        "ready": [["web", f"http://127.0.0.1:{port}/"]],
+        "banner": ["Web http://localhost"],
+    }
+    result = run_plan(plan, tmp_path)
+    assert "web     | no plan hello" in result.stdout.splitlines()
+    assert "up      | Web http://localhost" in result.stdout.splitlines()
+    # The server answered once and exited: the supervisor says so and stops with an error.
+    assert "up      | stopped because web exited with code 0" in result.stdout.splitlines()
