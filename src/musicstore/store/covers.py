@@ -7,9 +7,13 @@ import hashlib
 import io
 import secrets
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Pillow (some 10 MB in each worker) is imported when a cover is uploaded or drawn, not by every process that
+# serves the catalog: covers are made at seeding and by the admin, rarely.
 
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "png", "WEBP": "png"}
 MAX_SIDE = 800
@@ -28,6 +32,8 @@ def save_upload(stream: IO[bytes], covers_dir: Path, max_bytes: int) -> str:
         raise InvalidCover(f"the cover is larger than {max_bytes // 1024} KiB")
     if not data:
         raise InvalidCover("the cover file is empty")
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in ALLOWED_FORMATS:
@@ -49,6 +55,8 @@ def save_upload(stream: IO[bytes], covers_dir: Path, max_bytes: int) -> str:
 
 def generate_cover(title: str, artist: str, covers_dir: Path) -> str:
     """Draw a cover from the title and artist (no copyrighted artwork) and return its file name."""
+    from PIL import Image, ImageDraw, ImageFont
+
     digest = hashlib.sha256(f"{title}\0{artist}".encode()).digest()
     hue = digest[0] / 255
     top = _rgb(hue, 0.55, 0.45)
