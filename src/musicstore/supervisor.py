@@ -138,19 +138,23 @@ class Supervisor:
 
 
 def run(plan: dict[str, Any]) -> int:
-    """Run a stack until Ctrl-C, SIGTERM or a child's death: PostgreSQL (if planned), then every child at once."""
+    """Run a stack until Ctrl-C, SIGTERM or a child's death: PostgreSQL (if planned), then every child at once,
+    but those marked `after_ready`, which start once the others answer."""
     sup = Supervisor()
     database: subprocess.Popen[bytes] | None = None
     postgres = plan.get("postgres")
+    first = [child for child in plan["children"] if not child.get("after_ready")]
+    later = [child for child in plan["children"] if child.get("after_ready")]
     try:
         if postgres:
             database = start_postgres(sup, postgres)
-        for child in plan["children"]:  # they start together: each waits (bounded) for what it needs
-            sup.start(child["name"], child["args"], {**os.environ, **child["env"]})
+        _start(sup, first)  # together: each waits (bounded) for what it needs
         database_ready = create_database(sup, postgres) if postgres else True
-        if database_ready and sup.wait_until_serving(plan["ready"]):
-            for line in plan["banner"]:
-                sup.say("up", line)
+        if database_ready and sup.wait_until_serving(_urls(plan, first)):
+            _start(sup, later)
+            if sup.wait_until_serving(_urls(plan, later)):
+                for line in plan["banner"]:
+                    sup.say("up", line)
         sup.wait_for_stop_signal()
     finally:
         sup.stop_all()
@@ -162,6 +166,17 @@ def run(plan: dict[str, Any]) -> int:
         return 1
     sup.say("up", "stopped; bye")
     return 0
+
+
+def _start(sup: Supervisor, children: list[dict[str, Any]]) -> None:
+    for child in children:
+        sup.start(child["name"], child["args"], {**os.environ, **child["env"]})
+
+
+def _urls(plan: dict[str, Any], children: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The readiness URLs of these children."""
+    names = {child["name"] for child in children}
+    return [(name, url) for name, url in plan["ready"] if name in names]
 
 
 def start_postgres(sup: Supervisor, postgres: dict[str, Any]) -> subprocess.Popen[bytes]:

@@ -72,3 +72,26 @@ def test_the_banner_comes_once_every_child_answers_and_the_plan_is_not_passed_on
     assert "up      | Web http://localhost" in result.stdout.splitlines()
     # The server answered once and exited: the supervisor says so and stops with an error.
     assert "up      | stopped because web exited with code 0" in result.stdout.splitlines()
+
+
+def test_a_child_marked_after_ready_starts_only_once_the_others_answer(tmp_path: Path) -> None:
+    port = free_port()
+    server = python(
+        f"import http.server; http.server.HTTPServer(('127.0.0.1', {port}), "
+        "http.server.SimpleHTTPRequestHandler).serve_forever()"
+    )
+    later = python(
+        f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=1).close(); print('web was up')"
+    )
+    plan = {
+        "postgres": None,
+        "children": [
+            {"name": "later", "args": later, "env": {}, "after_ready": True},
+            {"name": "web", "args": server, "env": {}},
+        ],
+        "ready": [["web", f"http://127.0.0.1:{port}/"], ["later", f"http://127.0.0.1:{port}/"]],
+        "banner": [],
+    }
+    result = run_plan(plan, tmp_path)
+    assert "later   | web was up" in result.stdout.splitlines()
+    assert "up      | stopped because later exited with code 0" in result.stdout.splitlines()
