@@ -20,9 +20,21 @@ SERVICES = {"store": 5000, "orders": 5001, "cart": 5002}
 PORT_VARS = {"store": "STORE_PORT", "orders": "ORDER_PORT", "cart": "CART_PORT"}
 
 
-def usable_cpus() -> int:
-    """The number of CPUs this process may run on (its affinity, which a container's cpuset limits), at least 1."""
-    return max(1, len(os.sched_getaffinity(0)))
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus(cpu_max: Path | None = None) -> int:
+    """The number of CPUs this process may use, at least 1: those it may run on (its affinity: a cpuset), and
+    no more than its cgroup's CPU quota allows, rounded up (a Kubernetes CPU limit of 1 on a 32-core node is
+    one worker, not 32, each of which would count against the pod's memory limit)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = (cpu_max or CGROUP_CPU_MAX).read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, -(-int(quota) // int(period)))
+    except (OSError, ValueError):  # no cgroup v2 file (or not this form): the affinity alone
+        pass
+    return max(1, cpus)
 
 
 class LocalSettings(BaseSettings):

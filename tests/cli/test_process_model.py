@@ -41,9 +41,21 @@ def test_the_worker_count_defaults_to_the_cpus_this_process_may_run_on(
 ) -> None:
     fresh_settings.delenv("WEB_WORKERS", raising=False)
     fresh_settings.setattr(os, "sched_getaffinity", lambda _pid: {0, 2, 5})
+    fresh_settings.setattr(local_config, "CGROUP_CPU_MAX", Path("/nonexistent/cpu.max"))
     options = local_config.gunicorn_options()
     assert options[options.index("--workers") + 1] == "3"
     assert "--preload" in options
+
+
+@pytest.mark.parametrize(("cpu_max", "expected"), [("max 100000\n", 3), ("100000 100000\n", 1),
+                                                     ("150000 100000\n", 2), ("900000 100000\n", 3)])  # fmt: skip
+def test_a_cgroup_cpu_quota_caps_the_cpus_counted(
+    fresh_settings: pytest.MonkeyPatch, tmp_path: Path, cpu_max: str, expected: int
+) -> None:
+    fresh_settings.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2})
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    assert local_config.usable_cpus(tmp_path / "cpu.max") == expected
+    assert local_config.usable_cpus(tmp_path / "missing") == 3
 
 
 def test_the_worker_count_is_still_a_setting(fresh_settings: pytest.MonkeyPatch) -> None:
