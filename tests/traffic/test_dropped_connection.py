@@ -13,6 +13,7 @@ from musicstore.traffic.journey import retrying_adapter
 
 Server = tuple[str, list[bytes]]  # its URL and the requests it read
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+BUSY = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 4\r\n\r\nbusy"
 
 
 @pytest.fixture
@@ -62,3 +63,24 @@ def test_a_post_whose_connection_was_dropped_is_not_sent_again(drops_the_first_r
     with session() as http, pytest.raises(requests.ConnectionError):
         http.post(url, data={"a": "1"}, timeout=5)
     assert len(seen) == 1
+
+
+def test_a_503_with_retry_after_is_the_answer_at_once_not_a_wait_and_a_retry() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            seen.append(conn.recv(65536))
+            conn.sendall(BUSY)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with session() as http:
+            answer = http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/", timeout=5)
+        assert (answer.status_code, answer.headers["Retry-After"], len(seen)) == (503, "30", 1)
+    finally:
+        thread.join(timeout=5)
+        listener.close()

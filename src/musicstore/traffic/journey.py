@@ -31,8 +31,18 @@ log = logging.getLogger(__name__)
 
 def retrying_adapter() -> HTTPAdapter:
     """Connections for a user: a read whose kept-alive connection the server closed as it was reused is asked
-    once more; a connection that never opened is tried once more; a write is never sent twice."""
-    retry = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD"}))
+    once more; a connection that never opened is tried once more; a write is never sent twice. An answer is
+    never retried (urllib3 would otherwise wait out a 503's Retry-After and then raise RetryError)."""
+    retry = Retry(
+        total=1,
+        connect=1,
+        read=1,
+        status=0,
+        other=0,
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=False,
+        raise_on_status=False,
+    )  # a 503 is the answer: the journey decides
     return HTTPAdapter(max_retries=retry)
 
 
