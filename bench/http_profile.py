@@ -1,14 +1,14 @@
 """Where the time goes: the services sampled with py-spy under wrk, each request's cost split into groups.
 
 Starts the whole local stack (bench/stack.py) with the data bench/endpoints.py puts in, then for the shop page, the
-album API and the cart page: one connection for a few seconds (the latency of a lone request); 16 connections without
-the profiler (requests per second; from psutil, the CPU time each part of the stack spent per request; from the
-services' /metrics, the SQL statements and calls per request); 16 connections again while py-spy samples the workers
-of the services the request reaches at 100 Hz, only the thread that holds the GIL (Python running). Each sample goes to
-the first group of GROUPS that a frame of its stack belongs to (a template that touches the database counts as
-database), else to the owner of its innermost frame outside the standard library (the service's code, Flask, gunicorn;
-tracing only by that rule, as it wraps whole requests). A group's share of the samples times the worker's CPU per
-request is its cost in milliseconds per request.
+album API, the cart page and the admin's order list: one connection for a few seconds (the latency of a lone
+request); 16 connections without the profiler (requests per second; from psutil, the CPU time each part of the stack
+spent per request; from the services' /metrics, the SQL statements and calls per request); 16 connections again
+while py-spy samples the workers of the services the request reaches at 100 Hz, only the thread that holds the GIL
+(Python running). Each sample goes to the first group of GROUPS that a frame of its stack belongs to (a template
+that touches the database counts as database), else to the owner of its innermost frame outside the standard library
+(the service's code, Flask, gunicorn; tracing only by that rule, as it wraps whole requests). A group's share of the
+samples times the worker's CPU per request is its cost in milliseconds per request.
 Usage: PYTHONPATH=. .venv/bin/python bench/http_profile.py [--seconds 10] [--keep DIR]
 """
 
@@ -218,8 +218,9 @@ def main() -> None:
     stack = Stack()
     try:
         stack.wait_ready()
-        shop, album, cart, _orders = endpoints.prepare(stack)
-        for endpoint, services in ((shop, ["store"]), (album, ["store"]), (cart, ["cart", "store"])):
+        shop, album, cart, orders = endpoints.prepare(stack)
+        for endpoint, services in ((shop, ["store"]), (album, ["store"]), (cart, ["cart", "store"]),
+                                   (orders, ["orders"])):
             lines += profile(stack, endpoint, services, args.seconds, out)
     finally:
         stack.close()
