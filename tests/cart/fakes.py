@@ -31,6 +31,7 @@ class FakeStore:
     down: bool = False
     release_down: bool = False
     batch_calls: int = 0
+    single_calls: int = 0
 
     def add(self, album_id: int, *, title: str = "", price: str = "10.00", stock: int = 5) -> Album:
         """Put an album in the fake catalog."""
@@ -55,6 +56,7 @@ class FakeStore:
 
     def get_album(self, album_id: int) -> Album | None:
         self._check()
+        self.single_calls += 1
         return self.albums.get(album_id)
 
     def get_albums(self, album_ids: list[int]) -> list[Album]:

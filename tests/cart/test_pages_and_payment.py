@@ -386,6 +386,24 @@ def test_a_shopper_told_pending_whose_order_was_not_made_is_told_and_keeps_the_c
     assert page(client, "/cart").select_one(".flashes .flash-error") is None  # told once
 
 
+def test_adding_an_album_asks_the_store_once_and_answers_the_priced_cart(client: FlaskClient, store: FakeStore) -> None:
+    fill(client, {1: 2, 2: 1})
+    before = (store.batch_calls, store.single_calls)
+    answer = client.post("/add_to_cart", json={"album_id": 3, "quantity": 2})
+    assert answer.status_code == 200
+    assert (store.batch_calls, store.single_calls) == (before[0] + 1, before[1])
+    cart = answer.get_json()
+    assert {item["album_id"]: item["quantity"] for item in cart["items"]} == {1: 2, 2: 1, 3: 2}
+    assert cart["total"] == "65.48" and cart["count"] == 5  # 2 x 12.99 + 9.50 + 2 x 15.00
+
+
+def test_the_cart_an_add_answers_is_the_cart_the_api_answers(client: FlaskClient, store: FakeStore) -> None:
+    fill(client, {1: 1})
+    cart = client.post("/add_to_cart", json={"album_id": 2}).get_json()
+    assert {item["album_id"] for item in cart["items"]} == {1, 2}
+    assert cart == client.get("/api/cart").get_json() | {"cart_id": cart["cart_id"], "message": cart["message"]}
+
+
 def test_the_checkout_page_prices_the_cart_once(client: FlaskClient, store: FakeStore) -> None:
     fill(client, {1: 1, 2: 1, 3: 1})
     before = store.batch_calls

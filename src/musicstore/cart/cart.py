@@ -10,9 +10,17 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from musicstore.cart.checkout_views import tell_settled
 from musicstore.cart.clients import Album
-from musicstore.cart.context import STORE_DOWN, cart_settings, get_clients, priced_cart, request_fields, store_calls
+from musicstore.cart.context import (
+    STORE_DOWN,
+    cart_settings,
+    get_clients,
+    priced_cart,
+    request_fields,
+    store_albums,
+    store_calls,
+)
 from musicstore.cart.identity import current_cart_id
-from musicstore.cart.items import line_quantity, lock_cart, remove_line, set_quantity
+from musicstore.cart.items import cart_lines, line_quantity, lock_cart, remove_line, set_quantity
 from musicstore.common.db import MAX_ID, get_database
 from musicstore.common.errors import ApiError, error_response, wants_json
 from musicstore.common.http import DownstreamError
@@ -75,11 +83,12 @@ def _check_wanted(album: Album, wanted: int) -> None:
         raise ApiError(f"Only {album.stock} of “{album.title}” in stock.", 409, available=album.stock)
 
 
-def _changed(message: str) -> BaseResponse:
-    """JSON clients get the new cart; forms go back to the cart page with a message."""
+def _changed(message: str, known: dict[int, Album] | None = None) -> BaseResponse:
+    """JSON clients get the new cart (priced with `known` albums when they cover it); forms go back to the cart
+    page with a message."""
     if wants_json():
         cart_id = current_cart_id()
-        return jsonify({**priced_cart(cart_id).as_json(), "cart_id": cart_id, "message": message})
+        return jsonify({**priced_cart(cart_id, known).as_json(), "cart_id": cart_id, "message": message})
     flash(message, "success")
     return redirect(url_for("cart.show"), 303)
 
@@ -115,15 +124,20 @@ def show() -> str:
 def add_to_cart() -> BaseResponse:
     """Add copies of an album (from the store's shop page or a JSON client)."""
     album_id, quantity = _album_id(), _quantity(1, default=1)
-    album = _album(album_id)
     cart_id = current_cart_id(create=True)
     assert cart_id is not None
-    with get_database(current_app).transaction() as session:
+    database = get_database(current_app)
+    # One store call: the album, and the cart's other lines for the priced cart a JSON client gets back.
+    albums = store_albums([*cart_lines(database.session, cart_id), album_id])
+    album = albums.get(album_id)
+    if album is None:
+        raise ApiError(f"album {album_id} is not sold here", 404)
+    with database.transaction() as session:
         lock_cart(session, cart_id)
         wanted = line_quantity(session, cart_id, album_id) + quantity
         _check_wanted(album, wanted)
         set_quantity(session, cart_id, album_id, wanted)
-    return _changed(f"Added “{album.title}” to your cart.")
+    return _changed(f"Added “{album.title}” to your cart.", albums)
 
 
 @bp.post("/update_quantity")

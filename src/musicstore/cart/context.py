@@ -10,10 +10,10 @@ from typing import Any
 from flask import Flask, current_app, request
 
 from musicstore.cart.checkout import Checkout
-from musicstore.cart.clients import OrdersClient, StoreClient
+from musicstore.cart.clients import Album, OrdersClient, StoreClient
 from musicstore.cart.items import cart_lines, remove_line
 from musicstore.cart.payment import InjectedFaults
-from musicstore.cart.pricing import PricedCart, price_cart
+from musicstore.cart.pricing import PricedCart, albums_of, price_lines
 from musicstore.cart.reconcile import Reconciler
 from musicstore.cart.settings import CartSettings
 from musicstore.common import deadline, faults
@@ -110,17 +110,27 @@ def request_fields() -> Mapping[str, Any]:
     return json_object() if request.is_json else request.form
 
 
-def priced_cart(cart_id: str | None) -> PricedCart:
-    """The cart priced by the store; lines of albums the store stopped selling are dropped."""
+def store_albums(ids: list[int]) -> dict[int, Album]:
+    """The store's albums with these ids (ApiError 503 when it cannot answer)."""
+    try:
+        with store_calls():
+            return albums_of(ids, get_clients().store)
+    except DownstreamError:
+        raise ApiError(STORE_DOWN, 503) from None
+
+
+def priced_cart(cart_id: str | None, known: dict[int, Album] | None = None) -> PricedCart:
+    """The cart priced by the store; lines of albums the store stopped selling are dropped.
+
+    `known`: albums this request already had from the store, asked for every line: no second call then. A line
+    added meanwhile by another request is not among them, and the store is asked again."""
     if not cart_id:
         return PricedCart([], [])
     database = get_database(current_app)
     lines = cart_lines(database.session, cart_id)
-    try:
-        with store_calls():
-            priced = price_cart(lines, get_clients().store)
-    except DownstreamError:
-        raise ApiError(STORE_DOWN, 503) from None
+    if known is None or not set(lines) <= set(known):
+        known = store_albums(list(lines)) if lines else {}
+    priced = price_lines(lines, known)
     if priced.gone:
         with database.transaction() as session:
             for album_id in priced.gone:

@@ -68,12 +68,16 @@ class PricedCart:
 BATCH = 100  # the most albums the store answers in one call
 
 
-def price_cart(lines: dict[int, int], store: StoreClient) -> PricedCart:
-    """Ask the store for the lines' albums, in one call per hundred lines (a DownstreamError when it cannot answer)."""
-    ids = list(lines)
-    albums = {
+def albums_of(ids: list[int], store: StoreClient) -> dict[int, Album]:
+    """The store's albums with these ids, by id, in one call per hundred (unknown ones left out; a DownstreamError
+    when the store cannot answer)."""
+    return {
         album.id: album for start in range(0, len(ids), BATCH) for album in store.get_albums(ids[start : start + BATCH])
     }
+
+
+def price_lines(lines: dict[int, int], albums: dict[int, Album]) -> PricedCart:
+    """The lines priced with albums the store gave; a line whose album it did not give is gone from the catalog."""
     priced, gone = [], []
     for album_id, quantity in lines.items():
         album = albums.get(album_id)
@@ -83,3 +87,8 @@ def price_cart(lines: dict[int, int], store: StoreClient) -> PricedCart:
         else:
             priced.append(PricedLine(album, quantity))
     return PricedCart(priced, gone)
+
+
+def price_cart(lines: dict[int, int], store: StoreClient) -> PricedCart:
+    """Ask the store for the lines' albums and price them (a DownstreamError when it cannot answer)."""
+    return price_lines(lines, albums_of(list(lines), store))
