@@ -132,3 +132,16 @@ def test_the_order_services_stock_returns_name_it_and_count_on_its_metrics(
     text = orders_app.test_client().get("/metrics").get_data(as_text=True)
     found = samples(text, "http_client_requests_total")
     assert value(found, peer="store", method="POST", route="/api/stock/return", status="200") == 1
+
+
+def test_a_call_goes_straight_to_the_service_whatever_proxy_the_environment_names(
+    peer: tuple[Peer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, url = peer
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    store = StoreClient(url, caller="cart", timeout=2, metrics=Metrics("cart"))
+    store.get("/api/album/42")
+    assert fake.user_agents == ["musicstore-cart"]

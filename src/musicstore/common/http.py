@@ -85,6 +85,9 @@ class ServiceClient:
         self.backoff = backoff
         self.metrics = metrics
         self.session = session or requests.Session()
+        # Calls between our services go straight to the service: no proxy, .netrc or CA bundle from the
+        # environment (and no lookup of them on every call: 6% of the cart's store call in bench/http_profile.py).
+        self.session.trust_env = False
         if caller:
             self.session.headers["User-Agent"] = f"musicstore-{caller}"
         if token:
