@@ -27,7 +27,8 @@ def access_line(log_format: str, *, path: str = "/api/orders/12", headers: tuple
     config.set("access_log_format", log_format)
     logger = RedactingLogger(config)
     environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "GET", "RAW_URI": path, "PATH_INFO": path,
-               "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": "", "HTTP_USER_AGENT": "curl/8", "wsgi.version": (1, 0)}  # fmt: skip
+               "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": "", "HTTP_USER_AGENT": "curl/8",
+               "wsgi.version": (1, 0)}  # fmt: skip
     resp = SimpleNamespace(status="200 OK", sent=42, headers=[("X-Request-Id", "rid-1")])
     req = SimpleNamespace(headers=list(headers))
     atoms = logger.atoms_wrapper_class(logger.atoms(resp, req, environ, timedelta(milliseconds=7)))
