@@ -17,6 +17,7 @@ from sqlalchemy import update
 from musicstore.cart.context import reconciler
 from musicstore.cart.models import CheckoutAttempt
 from musicstore.common.db import get_database, utcnow
+from musicstore.common.metrics import get_metrics
 from tests.cart.conftest import STORE_URL, VALID_CARD, cart_settings, csrf_token, make_app, page, quantities
 from tests.cart.fakes import FakeOrders, FakeStore
 
@@ -402,6 +403,21 @@ def test_the_cart_an_add_answers_is_the_cart_the_api_answers(client: FlaskClient
     cart = client.post("/add_to_cart", json={"album_id": 2}).get_json()
     assert {item["album_id"] for item in cart["items"]} == {1, 2}
     assert cart == client.get("/api/cart").get_json() | {"cart_id": cart["cart_id"], "message": cart["message"]}
+
+
+def statements(app: Flask) -> float:
+    """The SQL statements the cart app ran so far (db_client_queries_total)."""
+    return sum(get_metrics(app).db_queries.labels("cart-db", outcome)._value.get() for outcome in ("ok", "error"))
+
+
+def test_a_cart_page_asks_about_checkouts_only_when_the_visitor_was_told_one_is_being_confirmed(
+    app: Flask, client: FlaskClient
+) -> None:
+    fill(client, {1: 1})
+    page(client, "/cart")
+    before = statements(app)
+    page(client, "/cart")
+    assert statements(app) - before == 1  # the cart's lines; no query for settled checkouts
 
 
 def test_the_checkout_page_prices_the_cart_once(client: FlaskClient, store: FakeStore) -> None:

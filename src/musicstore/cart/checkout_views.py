@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, session, url_for
 from flask_limiter import Limiter
 from sqlalchemy import select, update
 from werkzeug.wrappers import Response
@@ -28,6 +28,7 @@ from musicstore.common.keys import CHECKOUT_KEY_RULE, is_checkout_key
 FIX_FIELDS = "Please correct the highlighted fields."
 MAX_TOTAL = Decimal("100000000")  # far above any cart (100 lines of 10 copies under 10,000 each)
 RETRY_PENDING = 2  # seconds a client waits before asking again about a checkout being confirmed
+TOLD_PENDING = "checkout_pending"  # in the session: this visitor was answered "being confirmed" and waits to hear
 
 
 def _checkout_service() -> Checkout:
@@ -77,6 +78,8 @@ def _invalid(values: Mapping[str, Any], errors: dict[str, str], key: str) -> Res
 
 
 def _answer(outcome: CheckoutOutcome, values: Mapping[str, Any]) -> Response | tuple[str, int]:
+    if outcome.pending:
+        session[TOLD_PENDING] = True  # the cart page looks for the outcome to tell only after this
     if wants_json():
         response = jsonify(outcome.as_json())
         response.status_code = outcome.status
@@ -137,6 +140,7 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
         if attempt is None or attempt.cart_id != current_cart_id():
             abort(404)
         if attempt.status in SETTLING:
+            session[TOLD_PENDING] = True
             retry = {"Retry-After": str(RETRY_PENDING)}
             return render_template("checkout/pending.html", message=BEING_CONFIRMED, active_tab="cart"), 202, retry
         told(attempt.key)
@@ -149,13 +153,18 @@ def checkout_blueprint(limiter: Limiter) -> Blueprint:
 
 
 def tell_settled(cart_id: str | None) -> None:
-    """Flash the outcome of this cart's checkouts that were answered "being confirmed" and have settled since."""
-    if not cart_id:
+    """Flash the outcome of this cart's checkouts that were answered "being confirmed" and have settled since.
+
+    Only a visitor who was told "being confirmed" (a mark in their session) has anything to hear, so no other
+    cart page asks the database (it did on every view: a sixth of a cart page's statements and time)."""
+    if not cart_id or not session.get(TOLD_PENDING):
         return
-    session = get_database(current_app).session
-    waiting = session.scalars(
+    db = get_database(current_app).session
+    waiting = db.scalars(
         select(CheckoutAttempt).where(CheckoutAttempt.cart_id == cart_id, CheckoutAttempt.shopper_waiting)
     ).all()
+    if not any(attempt.status in SETTLING for attempt in waiting):
+        session.pop(TOLD_PENDING, None)
     for attempt in waiting:
         if attempt.status in SETTLING:
             flash(BEING_CONFIRMED, "info")
@@ -169,5 +178,5 @@ def tell_settled(cart_id: str | None) -> None:
 
 def told(key: str) -> None:
     """The shopper has seen the outcome of a checkout that was answered "being confirmed"."""
-    with get_database(current_app).transaction() as session:
-        session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == key).values(shopper_waiting=False))
+    with get_database(current_app).transaction() as db:
+        db.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == key).values(shopper_waiting=False))
