@@ -60,8 +60,9 @@ class Stack:
         return album
 
     def stock(self, album_id: int) -> int:
-        """An album's stock in the store now."""
-        stock: int = requests.get(f"{self.store.url}/api/album/{album_id}", timeout=5).json()["stock"]
+        """An album's stock in the store now (read with credentials: an anonymous read may be a second old)."""
+        answer = requests.get(f"{self.store.url}/api/album/{album_id}", headers=ADMIN, timeout=5)
+        stock: int = answer.json()["stock"]
         return stock
 
     def order(self, order_id: int) -> dict[str, Any]:

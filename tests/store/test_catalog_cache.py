@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from musicstore.common.db import get_database
 from musicstore.store import create_app
 from musicstore.store.cache import CatalogCache
-from tests.store.conftest import ADMIN, create_album, store_settings
+from tests.store.conftest import ADMIN, SERVICE, create_album, store_settings
 
 
 class FakeClock:
@@ -135,6 +135,17 @@ def test_a_visitor_with_a_session_is_never_answered_from_the_cache(
     run_sql(app, f"UPDATE albums SET stock = 0 WHERE id = {album_id}")
     client.set_cookie("store_session", "anything", domain="localhost")
     assert shop_stock_state(client, album_id) == "Sold out"
+
+
+def test_a_request_with_credentials_sees_the_stock_as_it_is_now(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    album_id = create_album(app, stock=10)
+    assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 10
+    run_sql(app, f"UPDATE albums SET stock = 6 WHERE id = {album_id}")
+    assert client.get(f"/api/album/{album_id}").get_json()["stock"] == 10
+    assert client.get(f"/api/album/{album_id}", headers=ADMIN).get_json()["stock"] == 6
+    assert client.get(f"/api/albums?ids={album_id}", headers=SERVICE).get_json()["items"][0]["stock"] == 6
 
 
 def test_the_cache_counts_its_hits_and_misses(app: Flask, client: FlaskClient, clock: FakeClock) -> None:

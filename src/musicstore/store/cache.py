@@ -13,7 +13,9 @@ is served from it only while both hold:
   move the version, so the stock a cached answer shows is at most that old. The reservation stays the authority.
 
 Only anonymous GET requests are answered from it (no session cookie of this service: an admin, or a visitor with a
-flash message waiting, gets a page of their own), and only 200 answers that did not touch the session are kept.
+flash message waiting, gets a page of their own; no credentials: an operator's or a service's reads, such as the
+traffic generator's stock checks, see the stock as it is now), and only 200 answers that did not touch the session
+are kept.
 One read of the version replaces the count, the page and the genre list of a shop page, or the album's row. It goes
 over a small pool of its own in autocommit mode and without a pre-ping: one round trip, not three (pre-ping,
 query, ROLLBACK). A broken connection (the database restarted) is dropped and that request answered uncached.
@@ -149,7 +151,12 @@ def cached(view: View) -> View:
     @functools.wraps(view)
     def answer(*args: Any, **kwargs: Any) -> Any:
         cache: CatalogCache | None = current_app.extensions.get("catalog_cache")
-        if cache is None or request.method != "GET" or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+        if (
+            cache is None
+            or request.method != "GET"
+            or current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+            or "Authorization" in request.headers  # an operator or a service reads the catalog as it is now
+        ):
             return view(*args, **kwargs)
         version = current_app.extensions["catalog_version"].read()
         if version is None:
