@@ -14,7 +14,7 @@ from flask import Flask
 from musicstore.common.bulkhead import Bulkhead, Busy
 from musicstore.common.db import get_database
 from tests.cart.conftest import VALID_CARD, cart_settings, make_app, quantities
-from tests.cart.fakes import FakeStore, HeldOrders
+from tests.cart.fakes import FakeOrders, FakeStore, HeldOrders
 
 
 def test_a_bulkhead_refuses_one_holder_too_many_at_once_and_frees_its_slot_after() -> None:
@@ -95,3 +95,30 @@ def test_a_bulkhead_refuses_after_its_bounded_wait_when_no_slot_frees() -> None:
         with pytest.raises(Busy), heads.slot():
             pass
         assert 0.15 < time.monotonic() - started < 2.0
+
+
+def test_a_cart_page_waits_a_moment_for_a_store_slot_that_frees_instead_of_showing_no_prices(
+    data_dir: Path, store: FakeStore, orders: FakeOrders
+) -> None:
+    app = make_app(cart_settings(data_dir, STORE_CONCURRENCY=1, STORE_BULKHEAD_WAIT=2.0), store, orders)
+    try:
+        client = app.test_client()
+        client.post("/add_to_cart", json={"album_id": 1})
+        slots = app.extensions["bulkheads"]["store"]
+        entered, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with slots.slot():  # another page's store call, under way
+                entered.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert entered.wait(10)
+        threading.Timer(0.05, release.set).start()  # that call ends while this page waits for the slot
+        page = client.get("/cart").get_data(as_text=True)
+        holder.join(10)
+        assert "$12.99" in page and "can't reach the store" not in page.lower()
+    finally:
+        release.set()
+        get_database(app).dispose()

@@ -46,8 +46,8 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     init_bulkheads(
         app,
         Bulkhead("checkout", settings.CHECKOUT_CONCURRENCY, BUSY_CHECKOUTS, wait=settings.BULKHEAD_WAIT),
-        # A page waits for no slot: with the store stalled, waiting pages would hold the threads /healthz needs.
-        Bulkhead("store", settings.STORE_CONCURRENCY, STORE_DOWN),
+        # A page waits only a moment for a slot: with the store stalled, waiting pages hold the threads /healthz needs.
+        Bulkhead("store", settings.STORE_CONCURRENCY, STORE_DOWN, wait=settings.STORE_BULKHEAD_WAIT),
     )
     app.extensions["payments_declined"] = get_metrics(app).counter(
         "payments_declined_total", "Simulated payments declined (test card numbers)"
