@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +17,8 @@ from prometheus_client.mmap_dict import MmapedDict
 from musicstore import local_config
 from musicstore.common import flags
 from musicstore.common.embedded_pg import free_port
-from tests.metrics.test_gunicorn_workers import only, workers
-from tests.support.live import LiveService, stack_env
+from tests.metrics.test_gunicorn_workers import only
+from tests.support.live import LiveService, live_workers, served_by_cli, stack_env
 from tests.support.waiting import eventually
 
 # Each service's background work that queries its own database every so often, made frequent here.
@@ -73,24 +71,8 @@ def serve(service: str, tmp_path: Path, **extra: str) -> Iterator[LiveService]:
     env = stack_env(data, urls | {service: f"http://127.0.0.1:{port}"}, admin_password="pass", service_token="tok")
     env |= {"WEB_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **extra}
     (tmp_path / "metrics").mkdir()
-    service_process = LiveService("", port, env, tmp_path / f"{service}.log")
-    with (tmp_path / f"{service}.log").open("wb") as log:
-        service_process.process = subprocess.Popen(
-            [sys.executable, "-m", "musicstore.cli", "serve", service, "--bind", f"127.0.0.1:{port}"],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        service_process._wait_healthy(60)
-        eventually(lambda: _has_workers(service_process, 2), timeout=30)
-        yield service_process
-    finally:
-        service_process.stop()
-
-
-def _has_workers(service: LiveService, count: int) -> None:
-    assert len(workers(service)) == count
+    with served_by_cli(service, port, env, tmp_path / f"{service}.log", workers=2) as running:
+        yield running
 
 
 @pytest.fixture()
@@ -118,7 +100,7 @@ def test_a_fault_flag_switched_while_the_service_runs_takes_effect_in_every_work
     cart: LiveService, tmp_path: Path
 ) -> None:
     path = tmp_path / "var" / "flags.json"
-    serving = workers(cart)
+    serving = live_workers(cart)
     for worker in serving:  # each worker answers once before the switch, so each has read the flags already
         with only(cart, worker):
             assert requests.get(f"{cart.url}/readyz", timeout=10).status_code == 200
@@ -138,7 +120,7 @@ def test_a_fault_flag_switched_while_the_service_runs_takes_effect_in_every_work
 def test_each_worker_runs_its_own_background_sweep_and_the_master_none(service: str, tmp_path: Path) -> None:
     with serve(service, tmp_path, **SWEEPS[service]) as running:
         assert running.process is not None
-        master, serving = running.process.pid, workers(running)
+        master, serving = running.process.pid, live_workers(running)
         metrics = tmp_path / "metrics"
         for worker in serving:  # no request is sent: only a background sweep queries the database
 

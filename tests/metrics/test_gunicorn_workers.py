@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +12,7 @@ import requests
 
 from musicstore.common.embedded_pg import free_port
 from tests.metrics.conftest import samples, value
-from tests.support.live import LiveService, stack_env
+from tests.support.live import LiveService, assert_live_workers, live_workers, served_by_cli, stack_env
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -42,35 +39,14 @@ def orders(tmp_path: Path, metrics_dir: Path) -> Iterator[LiveService]:
     env = stack_env(tmp_path / "var", urls, admin_password="admin-pass", service_token="token")
     env |= {"ORDER_SERVICE_URL": f"http://127.0.0.1:{port}", "WEB_WORKERS": "2"}
     env |= {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "STOCK_RETURN_WORKER": "false"}
-    service = LiveService("", port, env, tmp_path / "orders.log")
-    with (tmp_path / "orders.log").open("wb") as log:
-        service.process = subprocess.Popen(
-            [sys.executable, "-m", "musicstore.cli", "serve", "orders", "--bind", f"127.0.0.1:{port}"],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        service._wait_healthy(60)
-        eventually(lambda: _assert_workers(service, 2), timeout=30)
+    with served_by_cli("orders", port, env, tmp_path / "orders.log", workers=2) as service:
         yield service
-    finally:
-        service.stop()
-
-
-def workers(service: LiveService) -> list[psutil.Process]:
-    """The service's worker processes that are alive."""
-    return [w for w in service.workers() if w.status() != psutil.STATUS_ZOMBIE]
-
-
-def _assert_workers(service: LiveService, count: int) -> None:
-    assert len(workers(service)) == count
 
 
 @contextmanager
 def only(service: LiveService, worker: psutil.Process) -> Iterator[None]:
     """While the block runs, every other worker is stopped (SIGSTOP): `worker` answers everything."""
-    others = [w for w in workers(service) if w.pid != worker.pid]
+    others = [w for w in live_workers(service) if w.pid != worker.pid]
     for other in others:
         other.suspend()
     try:
@@ -90,7 +66,7 @@ def counted_by(service: LiveService, worker: psutil.Process) -> float:
 def test_metrics_count_the_requests_every_worker_served_whichever_worker_answers(
     orders: LiveService, metrics_dir: Path
 ) -> None:
-    serving = workers(orders)
+    serving = live_workers(orders)
     for worker in serving:
         with only(orders, worker):
             for _ in range(SENT):
@@ -103,15 +79,15 @@ def test_metrics_count_the_requests_every_worker_served_whichever_worker_answers
 
 
 def test_a_killed_workers_counts_stay_counted(orders: LiveService) -> None:
-    first, _second = workers(orders)
+    first, _second = live_workers(orders)
     with only(orders, first):
         for _ in range(SENT):
             requests.get(f"{orders.url}/healthz", headers=TRAFFIC, timeout=10)
     first.kill()
     psutil.wait_procs([first], timeout=10)
-    eventually(lambda: _assert_workers(orders, 2), timeout=30)
+    eventually(lambda: assert_live_workers(orders, 2), timeout=30)
     orders._wait_healthy(30)
-    for worker in workers(orders):
+    for worker in live_workers(orders):
         assert counted_by(orders, worker) == SENT
 
 

@@ -16,6 +16,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 
 from musicstore import local_config
 from musicstore.common.embedded_pg import free_port
+from tests.support.waiting import eventually
 
 
 class ServiceNotReady(Exception):
@@ -108,6 +109,34 @@ class LiveService:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout)
+
+
+@contextmanager
+def served_by_cli(
+    service: str, port: int, env: dict[str, str], log_path: Path, *, workers: int
+) -> Iterator[LiveService]:
+    """`musicstore serve SERVICE` as a container runs it (it prepares, then runs gunicorn), until `workers` of its
+    worker processes are alive; stopped after."""
+    running = LiveService("", port, env, log_path)
+    with log_path.open("wb") as log:
+        command = [sys.executable, "-m", "musicstore.cli", "serve", service, "--bind", f"127.0.0.1:{port}"]
+        running.process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        running._wait_healthy(60)
+        eventually(lambda: assert_live_workers(running, workers), timeout=30)
+        yield running
+    finally:
+        running.stop()
+
+
+def live_workers(service: LiveService) -> list[psutil.Process]:
+    """The service's worker processes that are alive (a killed one may linger as a zombie until reaped)."""
+    return [w for w in service.workers() if w.status() != psutil.STATUS_ZOMBIE]
+
+
+def assert_live_workers(service: LiveService, count: int) -> None:
+    """Fails unless exactly `count` of the service's workers are alive."""
+    assert len(live_workers(service)) == count
 
 
 @dataclass(frozen=True)
