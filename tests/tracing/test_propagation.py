@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.tracing.probe import TRACE_ID
+
+pytestmark = pytest.mark.slow  # each case runs the cart in a fresh interpreter: multi-process, outside make test-fast
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# Each case starts the traffic generator's command in a process of its own: multi-process, outside make test-fast.
+pytestmark = pytest.mark.slow
+
 
 def traffic(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
