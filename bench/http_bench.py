@@ -93,16 +93,20 @@ def timed_start(root: Path | None = None) -> tuple[TrafficStack, float]:
 
 
 def parts(stack: Stack) -> dict[str, float]:
-    """PSS in MB of each part of the stack: the supervisor, PostgreSQL, each service's gunicorn, the traffic UI."""
+    """PSS in MB of each part of the stack: the supervisor, PostgreSQL, the process the services fork from, each
+    service's gunicorn (master and workers), the traffic UI."""
     up = psutil.Process(stack.process.pid)
     found = {"supervisor (`musicstore up`)": pss(up, tree=False)}
+    masters = {name: stack.master(name) for name in ("store", "orders", "cart")}
+    for name, master in masters.items():
+        found[name] = pss(master, tree=True)
     for child in up.children():
         command = " ".join(child.cmdline())
-        name = next(
-            (s for s in ("store", "orders", "cart") if f"musicstore-{s} " in command or f" serve {s} " in command), None
-        )
-        name = name or ("traffic UI" if "musicstore.traffic" in command else "PostgreSQL")
-        found[name] = found.get(name, 0.0) + pss(child, tree=True)
+        if "musicstore.zygote" in command:
+            found["services' shared parent (musicstore.zygote)"] = pss(child, tree=False)
+        else:
+            name = "traffic UI" if "musicstore.traffic" in command else "PostgreSQL"
+            found[name] = found.get(name, 0.0) + pss(child, tree=True)
     return found
 
 

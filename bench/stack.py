@@ -51,13 +51,23 @@ class Stack:
         found: dict[str, str] = json.loads((self.root / "var" / "secrets.json").read_text())
         return found
 
+    def master(self, service: str) -> psutil.Process:
+        """The gunicorn master of one service: the process listening on its port, forked from the process that
+        runs the services (musicstore.zygote) under `musicstore up`."""
+        port = self.ports[{"store": "STORE_PORT", "orders": "ORDER_PORT", "cart": "CART_PORT"}[service]]
+        for process in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                listening = any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                                for c in process.net_connections("tcp"))  # fmt: skip
+            except psutil.Error:
+                continue
+            if listening and process.children():  # its workers listen on the inherited socket too
+                return process
+        raise RuntimeError(f"no {service} under musicstore up")
+
     def workers(self, service: str) -> list[psutil.Process]:
         """The gunicorn workers of one service (the children of its gunicorn master)."""
-        for child in psutil.Process(self.process.pid).children():
-            command = " ".join(child.cmdline())  # `musicstore serve SERVICE` that runs gunicorn (or became it)
-            if f" serve {service} " in command or f"musicstore.{service}.wsgi" in command:
-                return child.children()
-        raise RuntimeError(f"no {service} under musicstore up")
+        return self.master(service).children()
 
     def close(self) -> None:
         """Ctrl-C to `musicstore up`."""

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 PLAN_VARIABLE = "MUSICSTORE_UP_PLAN"
+OUTPUTS_VARIABLE = "MUSICSTORE_OUTPUT_FDS"  # musicstore.zygote.OUTPUTS_VARIABLE
 
 COLOURS = ["\033[35m", "\033[36m", "\033[32m", "\033[33m", "\033[34m"]
 RESET = "\033[0m"
@@ -58,18 +59,30 @@ class Supervisor:
 
         threading.Thread(target=_copy, daemon=True, name=f"log-{name}").start()
 
-    def start(self, name: str, args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Start a child with its output on the terminal."""
-        process = subprocess.Popen(
-            list(args),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def start(
+        self, name: str, args: Sequence[str], env: dict[str, str], outputs: Sequence[str] = ()
+    ) -> subprocess.Popen[bytes]:
+        """Start a child with its output on the terminal. A child that runs several named processes (`outputs`)
+        gets a pipe for each, their file descriptors in MUSICSTORE_OUTPUT_FDS, and their lines under those names."""
+        pipes = {output: os.pipe() for output in outputs}
+        fds = {output: write for output, (_read, write) in pipes.items()}
+        try:
+            process = subprocess.Popen(
+                list(args),
+                env={**env, OUTPUTS_VARIABLE: json.dumps(fds)} if outputs else env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=list(fds.values()),
+            )
+        finally:
+            for fd in fds.values():
+                os.close(fd)  # the child has them: each pipe ends when what writes to it is gone
         assert process.stdout is not None
         self.pipe(name, process.stdout)
+        for output, (read, _write) in pipes.items():
+            self.pipe(output, os.fdopen(read, "rb"))
         self.children.append((name, process))
         threading.Thread(target=self._watch, args=(name, process), daemon=True).start()
         return process
@@ -170,12 +183,13 @@ def run(plan: dict[str, Any]) -> int:
 
 def _start(sup: Supervisor, children: list[dict[str, Any]]) -> None:
     for child in children:
-        sup.start(child["name"], child["args"], {**os.environ, **child["env"]})
+        sup.start(child["name"], child["args"], {**os.environ, **child["env"]}, child.get("outputs", ()))
 
 
 def _urls(plan: dict[str, Any], children: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The readiness URLs of these children."""
+    """The readiness URLs of these children (and of the processes a child runs, named by its outputs)."""
     names = {child["name"] for child in children}
+    names |= {output for child in children for output in child.get("outputs", ())}
     return [(name, url) for name, url in plan["ready"] if name in names]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from musicstore.common.embedded_pg import free_port
-from musicstore.supervisor import PLAN_VARIABLE
+from musicstore.supervisor import OUTPUTS_VARIABLE, PLAN_VARIABLE
 
 
 def run_plan(plan: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -95,3 +95,29 @@ def test_a_child_marked_after_ready_starts_only_once_the_others_answer(tmp_path:
     result = run_plan(plan, tmp_path)
     assert "later   | web was up" in result.stdout.splitlines()
     assert "up      | stopped because later exited with code 0" in result.stdout.splitlines()
+
+
+def test_a_child_that_runs_several_processes_gets_a_pipe_for_each_and_their_lines_come_under_their_names(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    # What musicstore.zygote does: each process it runs writes to its own pipe, and one of them is the server that
+    # the plan's readiness names (not the child itself).
+    parent = python(
+        "import http.server, json, os\n"
+        f"fds = json.loads(os.environ[{OUTPUTS_VARIABLE!r}])\n"
+        "os.write(fds['alpha'], b'alpha here\\n'); os.write(fds['beta'], b'beta here\\n')\n"
+        "print('parent here', sorted(fds), flush=True)\n"
+        f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).handle_request()\n"
+    )
+    plan = {
+        "postgres": None,
+        "children": [{"name": "both", "args": parent, "env": {}, "outputs": ["alpha", "beta"]}],
+        "ready": [["beta", f"http://127.0.0.1:{port}/"]],
+        "banner": ["all answered"],
+    }
+    result = run_plan(plan, tmp_path)
+    lines = result.stdout.splitlines()
+    assert {"alpha   | alpha here", "beta    | beta here", "both    | parent here ['alpha', 'beta']"} <= set(lines)
+    assert "up      | all answered" in lines  # beta's readiness was checked, though no child is called beta
+    assert "up      | stopped because both exited with code 0" in lines

@@ -73,6 +73,30 @@ def assert_holds_no_service_code(pid: int) -> None:
     assert psutil.Process(pid).memory_full_info().pss < SUPERVISOR_PSS_MB * 2**20
 
 
+def zygote_of(pid: int) -> psutil.Process:
+    """The child of `up` that runs the services (musicstore.zygote)."""
+    (found,) = [c for c in psutil.Process(pid).children() if "musicstore.zygote" in " ".join(c.cmdline())]
+    return found
+
+
+def master_on(port: int, zygote: psutil.Process) -> psutil.Process:
+    """The service process (gunicorn's master) forked from the zygote that listens on `port`."""
+    (found,) = [m for m in zygote.children() if any(c.laddr.port == port for c in m.net_connections("tcp"))]
+    return found
+
+
+def assert_services_forked_from_one_process(pid: int, ports: dict[str, int]) -> None:
+    """Every service's gunicorn master is a child of one process that imported their libraries once, and
+    each has workers of its own."""
+    zygote = zygote_of(pid)
+    mapped = Path(f"/proc/{zygote.pid}/maps").read_text()
+    assert [name for name in ("sqlalchemy", "pydantic_core", "psycopg", "grpc") if name not in mapped] == []
+    services = available_services()
+    masters = [master_on(ports[PORT_VARS[service]], zygote) for service in services]
+    assert len({m.pid for m in masters}) == len(services) == len(zygote.children())
+    assert all(m.children() for m in masters)
+
+
 def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_and_ctrl_c_stops_everything(
     shared_tmp: Path,
 ) -> None:
@@ -108,6 +132,7 @@ def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_
         assert requests.post(f"{traffic}/swarm", data=swarm, timeout=10).json()["success"]
         wait_until(lambda: browsers_under(tmp_path / "tmp"), process, log)  # a browser shopper is shopping
         assert_holds_no_service_code(process.pid)
+        assert_services_forked_from_one_process(process.pid, ports)
         children = psutil.Process(process.pid).children(recursive=True)
         assert any("postgres" in c.name() for c in children)
         output = log.read_text()
@@ -123,6 +148,32 @@ def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_
         assert alive == [], f"left running: {[p.info if hasattr(p, 'info') else p for p in alive]}"
         assert "stopped; bye" in log.read_text()
         assert browsers_under(tmp_path / "tmp") == []  # Ctrl-C during a run leaves no browser behind
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def test_a_service_that_exits_stops_the_whole_stack_and_says_which_one(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("STORE_PORT", "ORDER_PORT", "CART_PORT", "DB_PORT", "TRAFFIC_PORT")}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DB_HOST", "ADMIN_PASSWORD"}}
+    env |= {k: str(v) for k, v in ports.items()} | {"DATA_DIR": str(tmp_path / "var"), "WEB_WORKERS": "1"}
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "musicstore.cli", "up"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        for service in available_services():
+            wait_until_answers(f"http://127.0.0.1:{ports[PORT_VARS[service]]}/readyz", process, log, timeout=90)
+        everything = psutil.Process(process.pid).children(recursive=True)
+        master_on(ports["ORDER_PORT"], zygote_of(process.pid)).kill()
+        assert process.wait(timeout=60) == 1
+        _gone, alive = psutil.wait_procs(everything, timeout=10)
+        assert alive == []
+        output = log.read_text()
+        assert "orders exited with code -9; stopping the other services" in output
+        assert "stopped because services exited with code" in output
     finally:
         if process.poll() is None:
             process.kill()

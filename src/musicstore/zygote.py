@@ -1,0 +1,163 @@
+"""`musicstore up`'s services, forked from one process that imported their code and libraries once.
+
+Each service is a gunicorn master with its workers, and each imports the same libraries (Flask, SQLAlchemy,
+pydantic, the OpenFeature flagd provider with gRPC, OpenTelemetry, prometheus-client): about 95 MB of code and
+data per service when each starts as its own interpreter. Under `up`, the supervisor starts this process once
+instead (`python -m musicstore.zygote`, the plan in MUSICSTORE_ZYGOTE_PLAN): it imports all of it, freezes it
+out of the garbage collector's reach, and forks one child per service, which then runs `musicstore serve
+SERVICE` in its own process (migrations, then gunicorn in-process, whose master forks the workers). Every
+service's processes share those pages, and the imports are paid once at start-up, not once per service.
+
+Each child writes to its own pipe (the supervisor hands them over, MUSICSTORE_OUTPUT_FDS), so its lines are
+prefixed with its name as before. This process forwards SIGTERM and SIGINT to the services and waits for them;
+when one service exits on its own, it stops the others and exits with that service's code (the supervisor then
+stops the stack, as when a service of its own exits). Containers run one service each (`musicstore serve`):
+there is nothing to share there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from typing import Any
+
+PLAN_VARIABLE = "MUSICSTORE_ZYGOTE_PLAN"
+OUTPUTS_VARIABLE = "MUSICSTORE_OUTPUT_FDS"
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # musicstore.common.metrics.MULTIPROC_DIR
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+# What every service's process imports sooner or later: its app's modules (which import the libraries), and
+# what create_app, gunicorn and the first requests import later. A module missing here is imported by the
+# service itself, as before: it costs memory, not correctness.
+PRELOAD = [
+    "musicstore.cli",
+    "musicstore.gunicorn_config",
+    "musicstore.common.worker",
+    "musicstore.common.access_log",
+    "gunicorn.app.wsgiapp",
+    "gunicorn.arbiter",
+    "gunicorn.workers.gthread",
+    "musicstore.store",
+    "musicstore.orders",
+    "musicstore.cart",
+    "musicstore.store.settings",
+    "musicstore.orders.settings",
+    "musicstore.cart.settings",
+    "psycopg",  # the store's driver; SQLAlchemy imports its dialects when an engine is made
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+]
+
+
+def preload(names: list[str]) -> None:
+    """Import these modules (those this installation lacks are skipped: it may hold only some services)."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if not name.startswith(exc.name or "\0"):
+                raise  # a library a module needs is missing: as loud as it would be in the service
+
+
+def serve(service: dict[str, Any], output: int | None) -> None:
+    """In a forked child: become `musicstore serve SERVICE` with the service's environment; never returns."""
+    code: int = 1
+    try:
+        if output is not None:
+            os.dup2(output, 1)
+            os.dup2(output, 2)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        os.environ.update(service["env"])
+        from musicstore import cli, local_config
+
+        local_config.settings.cache_clear()  # read again, with this service's environment
+        code = cli.main(["serve", service["name"], "--bind", service["bind"]])
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # whatever it is, it is printed and the child exits with 1
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # never back into this module's loop: it belongs to the parent
+
+
+def fork_services(services: list[dict[str, Any]], outputs: dict[str, int]) -> dict[int, str]:
+    """Fork a child per service (stop signals held meanwhile, so none is lost or inherited); their pids."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    children: dict[int, str] = {}
+    for service in services:
+        pid = os.fork()
+        if pid == 0:
+            serve(service, outputs.get(service["name"]))
+        children[pid] = service["name"]
+    for fd in outputs.values():
+        os.close(fd)  # the children hold them; the supervisor sees a pipe's end when its service is gone
+    return children
+
+
+def watch(children: dict[int, str]) -> int:
+    """Wait for the services; a stop signal is passed on to them, and one exiting on its own stops the others."""
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            _signal(pid, signal.SIGTERM)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    result = 0
+    while children:
+        pid, status = os.wait()
+        name = children.pop(pid, None)
+        if name is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        if not stopping:
+            print(f"{name} exited with code {code}; stopping the other services", flush=True)
+            result = code if code > 0 else 1  # killed by a signal (negative) or failed without a code
+            stop()
+    return result
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone: os.wait reports it
+        os.kill(pid, sig)
+
+
+def main() -> int:
+    """Import the services' code once, fork one child per service in the plan, and wait for them."""
+    services: list[dict[str, Any]] = json.loads(os.environ.pop(PLAN_VARIABLE))
+    outputs: dict[str, int] = json.loads(os.environ.pop(OUTPUTS_VARIABLE, "{}"))
+    # prometheus-client picks its multiprocess mode when first imported, from this variable, and each child
+    # then writes its files where its own environment says. Anything counted before a fork lands here.
+    scratch = tempfile.mkdtemp(prefix="musicstore-zygote-metrics-")
+    os.environ[MULTIPROC_DIR] = scratch
+    try:
+        preload(PRELOAD)
+        gc.collect()
+        gc.freeze()  # what is imported now stays shared: no collection in a child rewrites it
+        return watch(fork_services(services, outputs))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
