@@ -15,7 +15,7 @@ from musicstore.common.migrate import upgrade
 from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.tracing import init_tracing
 from musicstore.common.web import csrf, init_common
-from musicstore.orders import api, dashboard, return_worker, tracking
+from musicstore.orders import api, dashboard, list_cache, return_worker, tracking
 from musicstore.orders.openapi import orders_document
 from musicstore.orders.settings import OrderSettings
 
@@ -27,7 +27,9 @@ def create_app(settings: OrderSettings | None = None, **config: object) -> Flask
     settings = settings or OrderSettings()
     app = Flask(__name__, static_url_path="/static/orders")
     limiter = init_common(app, "orders", settings, extra=config)
-    Database(settings.database_url()).init_app(app)
+    database = list_cache.OrdersDatabase(settings.database_url())
+    database.init_app(app)
+    list_cache.init_cache(app, database)
     init_faults(app, settings.flags_file)
     app.extensions["orders_created"] = get_metrics(app).counter("orders_created_total", "Orders created")
     return_worker.init_app(app, settings)

@@ -13,7 +13,7 @@ from musicstore.common.faults import fail_if_on
 from musicstore.common.keys import IDEMPOTENCY_KEY_RULE, is_idempotency_key
 from musicstore.common.pagination import page_args
 from musicstore.common.text import MAX_EMAIL, query_text
-from musicstore.orders import rules, service
+from musicstore.orders import list_cache, rules, service
 from musicstore.orders.schemas import OrderIn, StatusIn, order_json
 from musicstore.orders.settings import OrderSettings
 
@@ -68,6 +68,7 @@ def create() -> tuple[Response, int]:
 
 @bp.get("")
 @internal_api
+@list_cache.cached
 def list_orders() -> Response:
     """A page of orders, newest first, filtered by status, customer e-mail and the idempotency key that made one."""
     page, per_page = page_args(request.args)

@@ -152,3 +152,13 @@ class StockReturn(OrdersBase):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class OrdersVersion(OrdersBase):
+    """One row: a number triggers move on with every change to orders or their lines (migration 0004)."""
+
+    __tablename__ = "orders_version"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_orders_version_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
