@@ -9,29 +9,31 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from musicstore import local_config
 from musicstore.common.embedded_pg import EmbeddedPostgres, free_port, pg_bin, port_is_free
+from musicstore.common.metric_files import MULTIPROC_DIR
 from musicstore.common.settings import ConfigurationError, ServiceSettings
 from musicstore.supervisor import PLAN_VARIABLE, Supervisor
 
 WSGI = {name: f"musicstore.{name}.wsgi:app" for name in local_config.SERVICES}
 SETTINGS = {"store": "StoreSettings", "orders": "OrderSettings", "cart": "CartSettings"}
 ZYGOTE_PLAN = "MUSICSTORE_ZYGOTE_PLAN"  # musicstore.zygote.PLAN_VARIABLE, without importing it
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # musicstore.common.metrics.MULTIPROC_DIR, without importing it
 log = logging.getLogger("musicstore.cli")
 
 
 def available_services() -> list[str]:
     """The services this installation has, in start order."""
-    return [name for name in local_config.SERVICES if _has_module(f"musicstore.{name}.wsgi")]
+    return [name for name in local_config.SERVICES if _has_wsgi(name)]
 
 
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+def _has_wsgi(service: str) -> bool:
+    """Whether the service's package has its WSGI module, found without importing the package (looking up
+    `musicstore.store.wsgi` itself would import all of `musicstore.store`: a second of `up`'s start-up)."""
+    spec = importlib.util.find_spec(f"musicstore.{service}")
+    folders = (spec.submodule_search_locations or []) if spec else []
+    return any((Path(folder) / "wsgi.py").is_file() for folder in folders)
 
 
 def service_settings(service: str, overrides: dict[str, str] | None = None) -> ServiceSettings:

@@ -23,7 +23,7 @@ from typing import Any
 from prometheus_client import multiprocess
 
 from musicstore.common import background
-from musicstore.common.metrics import MULTIPROC_DIR, remove_metric_files
+from musicstore.common.metric_files import MULTIPROC_DIR, remove_metric_files
 
 
 def pre_fork(_server: Any, _worker: Any) -> None:

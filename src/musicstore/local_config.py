@@ -202,7 +202,7 @@ def metrics_env(service: str, data: Path | None = None) -> dict[str, str]:
     in Compose's tmpfs and Kubernetes' emptyDir though the root file system is read-only).
     """
     # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported: `serve` sets it before that.
-    from musicstore.common.metrics import MULTIPROC_DIR, prepare_multiprocess_dir
+    from musicstore.common.metric_files import MULTIPROC_DIR, prepare_multiprocess_dir  # no prometheus-client yet
 
     chosen = settings().PROMETHEUS_MULTIPROC_DIR
     if data is not None:

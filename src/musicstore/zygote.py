@@ -29,9 +29,10 @@ import tempfile
 import traceback
 from typing import Any
 
+from musicstore.common.metric_files import MULTIPROC_DIR
+
 PLAN_VARIABLE = "MUSICSTORE_ZYGOTE_PLAN"
 OUTPUTS_VARIABLE = "MUSICSTORE_OUTPUT_FDS"
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # musicstore.common.metrics.MULTIPROC_DIR
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 # What every service's process imports sooner or later: its app's modules (which import the libraries), and

@@ -26,14 +26,13 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from urllib.parse import unquote
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own switch to multiprocess mode
+from musicstore.common.metric_files import MULTIPROC_DIR
 
 # Label values come from a fixed set: a method any client may invent, or a path nothing routes, would otherwise
 # add a time series per request and grow /metrics (and the worker's memory) without bound.
@@ -172,21 +171,6 @@ class Metrics:
             self.latency.labels(method, endpoint, caller).observe(time.perf_counter() - started)
         self.requests.labels(method, endpoint, str(response.status_code), caller, synthetic).inc()
         return response
-
-
-def prepare_multiprocess_dir(path: Path) -> Path:
-    """A directory for one start of a service's workers' metrics: made private if missing, old metric files gone
-    (counts of an earlier start must not add to this one's; anything else in it is left alone)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-    remove_metric_files(path)
-    return path
-
-
-def remove_metric_files(path: Path) -> None:
-    """Remove the metric files of prometheus-client's multiprocess mode from a directory."""
-    for found in path.glob("*.db"):
-        found.unlink(missing_ok=True)
 
 
 def _start_timer() -> None:
