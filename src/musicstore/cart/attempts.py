@@ -94,13 +94,15 @@ def claim_cart(session: Session, cart_id: str, key: str, stale_after: timedelta)
     return lines
 
 
-def free_cart(session: Session, cart_id: str, key: str) -> None:
-    """End this key's claim of the cart (if it still holds it): another checkout may start."""
-    session.execute(
+def free_cart(session: Session, cart_id: str, key: str) -> bool:
+    """End this key's claim of the cart (if it still holds it): another checkout may start. True when it held it
+    (the cart's row is then locked for the rest of the transaction, as lock_cart would)."""
+    freed = session.execute(
         update(Cart)
         .where(Cart.id == cart_id, Cart.checkout_key == key)
         .values(checkout_key=None, checkout_started=None)
     )
+    return bool(freed.rowcount)  # type: ignore[attr-defined]
 
 
 def aware(moment: datetime | None) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from musicstore.cart.checkout_views import tell_settled
@@ -21,7 +21,8 @@ from musicstore.cart.context import (
 )
 from musicstore.cart.identity import current_cart_id
 from musicstore.cart.items import cart_lines, line_quantity, lock_cart, remove_line, set_quantity
-from musicstore.common.db import MAX_ID, get_database
+from musicstore.cart.models import Cart, CartItem
+from musicstore.common.db import MAX_ID, get_database, utcnow
 from musicstore.common.errors import ApiError, error_response, wants_json
 from musicstore.common.http import DownstreamError
 
@@ -83,12 +84,12 @@ def _check_wanted(album: Album, wanted: int) -> None:
         raise ApiError(f"Only {album.stock} of “{album.title}” in stock.", 409, available=album.stock)
 
 
-def _changed(message: str, known: dict[int, Album] | None = None) -> BaseResponse:
-    """JSON clients get the new cart (priced with `known` albums when they cover it); forms go back to the cart
-    page with a message."""
+def _changed(message: str, known: dict[int, Album] | None = None, lines: dict[int, int] | None = None) -> BaseResponse:
+    """JSON clients get the new cart (priced with `known` albums when they cover it, of `lines` when the request
+    knows them); forms go back to the cart page with a message."""
     if wants_json():
         cart_id = current_cart_id()
-        return jsonify({**priced_cart(cart_id, known).as_json(), "cart_id": cart_id, "message": message})
+        return jsonify({**priced_cart(cart_id, known, lines).as_json(), "cart_id": cart_id, "message": message})
     flash(message, "success")
     return redirect(url_for("cart.show"), 303)
 
@@ -127,17 +128,37 @@ def add_to_cart() -> BaseResponse:
     cart_id = current_cart_id(create=True)
     assert cart_id is not None
     database = get_database(current_app)
+    if g.get("cart_is_new"):
+        return _add_to_new_cart(cart_id, album_id, quantity)
     # One store call: the album, and the cart's other lines for the priced cart a JSON client gets back.
     albums = store_albums([*cart_lines(database.session, cart_id), album_id])
-    album = albums.get(album_id)
-    if album is None:
-        raise ApiError(f"album {album_id} is not sold here", 404)
+    album = _sold(albums, album_id)
     with database.transaction() as session:
         lock_cart(session, cart_id)
         wanted = line_quantity(session, cart_id, album_id) + quantity
         _check_wanted(album, wanted)
         set_quantity(session, cart_id, album_id, wanted)
     return _changed(f"Added “{album.title}” to your cart.", albums)
+
+
+def _add_to_new_cart(cart_id: str, album_id: int, quantity: int) -> BaseResponse:
+    """The first add of a visitor without a cart: its random id was made by this request, so nothing else can
+    hold or change the cart, and two inserts make it (no lock, no lines to read before or after)."""
+    album = _sold(store_albums([album_id]), album_id)
+    _check_wanted(album, quantity)
+    with get_database(current_app).transaction() as session:
+        session.add(Cart(id=cart_id))
+        session.flush()  # the cart before its line (the line's foreign key)
+        session.add(CartItem(cart_id=cart_id, album_id=album_id, quantity=quantity, added_at=utcnow()))
+    return _changed(f"Added “{album.title}” to your cart.", {album_id: album}, {album_id: quantity})
+
+
+def _sold(albums: dict[int, Album], album_id: int) -> Album:
+    """The album among those the store answered; 404 when it does not sell it."""
+    album = albums.get(album_id)
+    if album is None:
+        raise ApiError(f"album {album_id} is not sold here", 404)
+    return album
 
 
 @bp.post("/update_quantity")

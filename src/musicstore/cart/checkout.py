@@ -99,29 +99,32 @@ class Checkout:
     def run(
         self, cart_id: str, key: str, form: payment.PaymentForm, expected_total: Decimal | None = None
     ) -> CheckoutOutcome:
-        """Check out the cart once for this key; a repeat answers the checkout's state now."""
-        attempt = self.reconciler.load(key)
-        if attempt is None:
-            started = self._start(cart_id, key)
-            if isinstance(started, dict):
-                return self._proceed(cart_id, key, 1, form, started, expected_total)
-            attempt = started
+        """Check out the cart once for this key; a repeat answers the checkout's state now.
+
+        A new key is the common case, so the attempt is recorded first and looked up only when its key is known.
+        """
+        started = self._start(cart_id, key)
+        if isinstance(started, tuple):
+            attempt, lines = started
+            return self._proceed(cart_id, attempt, 1, form, lines, expected_total)
+        attempt = started
         if attempt.cart_id != cart_id:
             raise CheckoutRefused("This checkout key belongs to another cart.", 409)
         return self._resume(cart_id, attempt, form, expected_total)
 
-    def _start(self, cart_id: str, key: str) -> dict[int, int] | CheckoutAttempt:
-        """Record the attempt as pending, then claim the cart, together; the cart's lines when this request
-        now owns the checkout, else the attempt of this key that another submit recorded first."""
+    def _start(self, cart_id: str, key: str) -> tuple[CheckoutAttempt, dict[int, int]] | CheckoutAttempt:
+        """Record the attempt as pending, then claim the cart, together; the attempt and the cart's lines when this
+        request now owns the checkout, else the attempt of this key that an earlier submit recorded."""
         try:
             with self.reconciler.sessions() as session:
-                session.add(
-                    CheckoutAttempt(key=key, cart_id=cart_id, status=PENDING, attempt=1, deadline=self._deadline())
+                attempt = CheckoutAttempt(
+                    key=key, cart_id=cart_id, status=PENDING, attempt=1, deadline=self._deadline()
                 )
-                session.flush()  # a concurrent submit of the key stops here, before it looks at the cart
+                session.add(attempt)
+                session.flush()  # a known key (a repeat, or a concurrent submit) stops here, before the cart
                 lines = claim_cart(session, cart_id, key, self.stale_after)
                 session.commit()
-            return lines
+            return attempt, lines
         except IntegrityError:
             found = self.reconciler.load(key)
             assert found is not None
@@ -197,30 +200,31 @@ class Checkout:
         with self.reconciler.sessions.begin() as session:
             session.execute(update(CheckoutAttempt).where(CheckoutAttempt.key == attempt.key).values(attempt=number))
         log.info("checkout %s: running again (run %d)", attempt.key, number)
-        return self._proceed(cart_id, attempt.key, number, form, lines, expected_total)
+        return self._proceed(cart_id, self._load(attempt.key), number, form, lines, expected_total)
 
     def _proceed(
         self,
         cart_id: str,
-        key: str,
+        attempt: CheckoutAttempt,
         number: int,
         form: payment.PaymentForm,
         lines: dict[int, int],
         expected_total: Decimal | None,
     ) -> CheckoutOutcome:
-        """Price, reserve, pay and order within the run's deadline; find out an order call without an answer."""
+        """Price, reserve, pay and order within the run's deadline; find out an order call without an answer.
+
+        `attempt` is the pending attempt as this request recorded it: completing moves it from that state (a
+        conditional UPDATE), so it is not read again; if the reconciler moved it meanwhile, the move finds out.
+        """
+        key = attempt.key
         try:
             with deadline.within(self._budget.total_seconds()):
                 order = self._steps(key, number, form, lines, expected_total)
         except _OrderUnknown as unknown:
-            attempt = self.reconciler.load(key)
-            assert attempt is not None
-            attempt = self.reconciler.settle(attempt, answered=unknown.answered)
-            return self._pending(attempt) if attempt.status in SETTLING else outcome_of(attempt, repeated=False)
+            settled = self.reconciler.settle(self._load(key), answered=unknown.answered)
+            return self._pending(settled) if settled.status in SETTLING else outcome_of(settled, repeated=False)
         except _Ended as ended:
             return ended.outcome
-        attempt = self.reconciler.load(key)
-        assert attempt is not None
         return outcome_of(self.reconciler.complete(attempt, order), repeated=False)
 
     def _steps(

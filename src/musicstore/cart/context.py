@@ -119,15 +119,18 @@ def store_albums(ids: list[int]) -> dict[int, Album]:
         raise ApiError(STORE_DOWN, 503) from None
 
 
-def priced_cart(cart_id: str | None, known: dict[int, Album] | None = None) -> PricedCart:
+def priced_cart(
+    cart_id: str | None, known: dict[int, Album] | None = None, lines: dict[int, int] | None = None
+) -> PricedCart:
     """The cart priced by the store; lines of albums the store stopped selling are dropped.
 
     `known`: albums this request already had from the store, asked for every line: no second call then. A line
-    added meanwhile by another request is not among them, and the store is asked again."""
+    added meanwhile by another request is not among them, and the store is asked again. `lines`: the cart's
+    lines when this request knows them for certain (a cart it made), else they are read."""
     if not cart_id:
         return PricedCart([], [])
     database = get_database(current_app)
-    lines = cart_lines(database.session, cart_id)
+    lines = cart_lines(database.session, cart_id) if lines is None else lines
     if known is None or not set(lines) <= set(known):
         known = store_albums(list(lines)) if lines else {}
     priced = price_lines(lines, known)

@@ -55,9 +55,11 @@ def remove_line(session: Session, cart_id: str, album_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def remove_ordered(session: Session, cart_id: str, ordered: dict[int, int]) -> None:
-    """Take exactly the ordered copies out of the cart; lines added since stay."""
-    lock_cart(session, cart_id)
+def remove_ordered(session: Session, cart_id: str, ordered: dict[int, int], *, locked: bool = False) -> None:
+    """Take exactly the ordered copies out of the cart; lines added since stay. `locked`: this transaction has
+    already written the cart's row (changes to one cart happen one at a time)."""
+    if not locked:
+        lock_cart(session, cart_id)
     for album_id, quantity in ordered.items():
         item = session.get(CartItem, (cart_id, album_id))
         if item is None:

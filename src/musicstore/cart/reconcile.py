@@ -73,24 +73,33 @@ class Reconciler:
 
     def complete(self, attempt: CheckoutAttempt, order: PlacedOrder) -> CheckoutAttempt:
         """The order exists: take its lines out of the cart and record the outcome, once."""
+        outcome = {
+            "order_id": order.id,
+            "order_number": order.order_number,
+            "total": order.total,
+            "tracking_url": order.tracking_url,
+            "error": None,
+            "error_status": None,
+        }
         with self.sessions.begin() as session:
-            moved = move(
-                session,
-                attempt,
-                COMPLETED,
-                order_id=order.id,
-                order_number=order.order_number,
-                total=order.total,
-                tracking_url=order.tracking_url,
-                error=None,
-                error_status=None,
-            )
+            moved = move(session, attempt, COMPLETED, **outcome)
             if moved:
-                remove_ordered(session, attempt.cart_id, order.quantities)
-                free_cart(session, attempt.cart_id, attempt.key)
-        if moved:
-            log.info("checkout %s: order %s placed for %s", attempt.key, order.order_number, money(order.total))
-        return self._reloaded(attempt)
+                freed = free_cart(session, attempt.cart_id, attempt.key)
+                remove_ordered(session, attempt.cart_id, order.quantities, locked=freed)
+        if not moved:
+            return self._reloaded(attempt)  # another request or the reconciler settled it first
+        log.info("checkout %s: order %s placed for %s", attempt.key, order.order_number, money(order.total))
+        return CheckoutAttempt(  # as just written: no need to read it back
+            key=attempt.key,
+            cart_id=attempt.cart_id,
+            status=COMPLETED,
+            attempt=attempt.attempt,
+            release_owed=attempt.release_owed,
+            deadline=attempt.deadline,
+            shopper_waiting=attempt.shopper_waiting,
+            created_at=attempt.created_at,
+            **outcome,
+        )
 
     def release_and_end(self, attempt: CheckoutAttempt, to: str, status: int, message: str) -> CheckoutAttempt:
         """Give the run's reservation back, then end the attempt as `to` (interrupted or failed), keeping the cart."""

@@ -1,0 +1,53 @@
+"""How much a purchase asks of the cart's database: every statement is a round trip on the checkout's path (#16)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from musicstore.common.db import get_database
+from tests.cart.conftest import VALID_CARD
+
+
+@pytest.fixture()
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The statements the cart's engine runs, as they run."""
+    seen: list[str] = []
+
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    engine = get_database(app).engine
+    event.listen(engine, "before_cursor_execute", _seen)
+    yield seen
+    event.remove(engine, "before_cursor_execute", _seen)
+
+
+def test_a_first_add_to_cart_makes_the_cart_and_its_line_in_two_inserts(app: Flask, statements: list[str]) -> None:
+    response = app.test_client().post("/add_to_cart", json={"album_id": 1, "quantity": 2})
+    assert response.status_code == 200
+    assert [(item["album_id"], item["quantity"]) for item in response.get_json()["items"]] == [(1, 2)]
+    assert statements == ["INSERT", "INSERT"]
+
+
+def test_a_first_add_beyond_the_stock_makes_no_cart(app: Flask, statements: list[str]) -> None:
+    response = app.test_client().post("/add_to_cart", json={"album_id": 2, "quantity": 3})  # 2 in stock
+    assert response.status_code == 409
+    assert statements == []
+
+
+def test_a_payment_records_its_attempt_and_its_order_in_two_transactions_of_seven_statements(
+    app: Flask, statements: list[str]
+) -> None:
+    client = app.test_client()
+    cart = {"X-Cart-Id": client.post("/add_to_cart", json={"album_id": 1}).get_json()["cart_id"]}
+    statements.clear()
+    paid = client.post("/process_payment", json={**VALID_CARD, "idempotency_key": str(uuid.uuid4())}, headers=cart)
+    assert paid.status_code == 201
+    # attempt, claim, lines; then the attempt completed, the cart freed, its ordered line read and deleted
+    assert statements == ["INSERT", "UPDATE", "SELECT", "UPDATE", "UPDATE", "SELECT", "DELETE"]
