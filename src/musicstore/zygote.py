@@ -9,7 +9,8 @@ SERVICE` in its own process (migrations, then gunicorn in-process, whose master 
 service's processes share those pages, and the imports are paid once at start-up, not once per service.
 
 Each child writes to its own pipe (the supervisor hands them over, MUSICSTORE_OUTPUT_FDS), so its lines are
-prefixed with its name as before. This process forwards SIGTERM and SIGINT to the services and waits for them;
+prefixed with its name as before. Once they are forked, this process replaces its image with a small watcher
+(`--watch`, the same pid, still their parent): it forwards SIGTERM and SIGINT to the services and waits for them;
 when one service exits on its own, it stops the others and exits with that service's code (the supervisor then
 stops the stack, as when a service of its own exits). Containers run one service each (`musicstore serve`):
 there is nothing to share there.
@@ -33,6 +34,8 @@ from musicstore.common.metric_files import MULTIPROC_DIR
 
 PLAN_VARIABLE = "MUSICSTORE_ZYGOTE_PLAN"
 OUTPUTS_VARIABLE = "MUSICSTORE_OUTPUT_FDS"
+CHILDREN_VARIABLE = "MUSICSTORE_ZYGOTE_CHILDREN"  # for the watcher this process becomes: {pid: service}
+SCRATCH_VARIABLE = "MUSICSTORE_ZYGOTE_SCRATCH"
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 # What every service's process imports sooner or later: its app's modules (which import the libraries), and
@@ -155,10 +158,34 @@ def main() -> int:
         preload(PRELOAD)
         gc.collect()
         gc.freeze()  # what is imported now stays shared: no collection in a child rewrites it
-        return watch(fork_services(services, outputs))
-    finally:
+        children = fork_services(services, outputs)
+    except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    become_watcher(children, scratch)
+    return 1  # pragma: no cover - become_watcher does not return
+
+
+def become_watcher(children: dict[int, str], scratch: str) -> None:
+    """Replace this process's image with a small one that only watches the services (`--watch`).
+
+    The services keep what they share with this process; this process's own copy of it (the pages every one of
+    them has written to since the fork, 20-30 MB) goes. Its pid, its children and its blocked stop signals stay
+    (a signal sent meanwhile waits for the watcher), and so does its output, the supervisor's pipe."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = {**os.environ, CHILDREN_VARIABLE: json.dumps(children), SCRATCH_VARIABLE: scratch}
+    os.execve(sys.executable, [sys.executable, "-m", "musicstore.zygote", "--watch"], env)
+
+
+def watch_main() -> int:
+    """`--watch`: wait for the services this process forked before it replaced its image (become_watcher)."""
+    children = {int(pid): name for pid, name in json.loads(os.environ.pop(CHILDREN_VARIABLE)).items()}
+    try:
+        return watch(children)
+    finally:
+        shutil.rmtree(os.environ.pop(SCRATCH_VARIABLE), ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(watch_main() if sys.argv[1:] == ["--watch"] else main())
