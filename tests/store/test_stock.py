@@ -9,7 +9,9 @@ from collections import Counter
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
+from musicstore.common.db import get_database
 from tests.store.conftest import ADMIN, SERVICE, album_stock, create_album
 
 
@@ -174,3 +176,23 @@ def test_a_reservation_id_reused_for_other_lines_is_a_422_and_changes_nothing(ap
     status, body = reserve(client, "r1", (a, 5))
     assert status == 422 and "other lines" in body["error"]
     assert album_stock(app, a) == 9
+
+
+def test_a_new_reservation_records_itself_takes_each_line_and_writes_its_lines_in_one_statement_each(
+    app: Flask, client: FlaskClient
+) -> None:
+    a, b = create_album(app, stock=5), create_album(app, stock=5)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    engine = get_database(app).engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        status, body = reserve(client, "checkout-1", (b, 1), (a, 2))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert status == 200 and body["items"] == [{"album_id": a, "quantity": 2}, {"album_id": b, "quantity": 1}]
+    assert statements == ["INSERT", "UPDATE", "UPDATE", "INSERT"]  # the checkout waits on every round trip
+    assert (album_stock(app, a), album_stock(app, b)) == (3, 4)

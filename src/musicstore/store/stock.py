@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from musicstore.common.db import MAX_ID
+from musicstore.common.db import MAX_ID, utcnow
 from musicstore.store.models import Album, Reservation, ReservationLine
 from musicstore.store.schemas import MAX_STOCK
 
@@ -92,15 +93,22 @@ def _claim(session: Session, reservation_id: str, status: str) -> tuple[Reservat
 
 
 def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]]) -> Reservation:
-    """Take stock for every line or for none; repeating a reservation id reserves nothing more."""
-    reservation, made_now = _claim(session, reservation_id, RESERVED)
+    """Take stock for every line or for none; repeating a reservation id reserves nothing more.
+
+    A new id costs one statement to record it, one per line to take the stock and one for the lines: the
+    checkout waits on this call, and the ORM's way (a locking read, a savepoint around the insert, a read of
+    the new reservation's empty lines) took twice the round trips.
+    """
     lines = merge_lines(items)
-    if not made_now:
-        if reservation.status != RESERVED:
-            raise ReservationEnded(reservation_id, reservation.status)
-        if [(line.album_id, line.quantity) for line in reservation.lines] != lines:
-            raise ReservationConflict(reservation_id)
-        return reservation
+    now = utcnow()
+    made_now = session.execute(
+        pg_insert(Reservation)
+        .values(id=reservation_id, status=RESERVED, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[Reservation.id])
+        .returning(Reservation.id)
+    ).first()
+    if made_now is None:  # a repeat, or a concurrent request with this id that committed first (waited for)
+        return _repeated(session, reservation_id, lines)
     short = []
     for album_id, quantity in lines:
         taken = session.execute(
@@ -111,10 +119,24 @@ def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]])
         ).first()
         if taken is None:
             short.append((album_id, quantity))
-    if short:
+    if short:  # the caller's transaction rolls back, the reservation's row with it
         stock = dict(session.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short]))).all())
         raise StockUnavailable([Shortage(a, q, stock.get(a, 0)) for a, q in short])
-    reservation.lines = [ReservationLine(album_id=a, quantity=q) for a, q in lines]
+    session.execute(insert(ReservationLine), [{"reservation_id": reservation_id, "album_id": a, "quantity": q}
+                                              for a, q in lines])  # fmt: skip
+    # Not added to the session: the rows are written; this is the answer's shape.
+    return Reservation(id=reservation_id, status=RESERVED, lines=[ReservationLine(album_id=a, quantity=q)
+                                                                  for a, q in lines])  # fmt: skip
+
+
+def _repeated(session: Session, reservation_id: str, lines: list[tuple[int, int]]) -> Reservation:
+    """The reservation an earlier request made with this id, if it holds the same lines and still holds them."""
+    reservation = session.get(Reservation, reservation_id, with_for_update=True)
+    assert reservation is not None  # reservations are never deleted
+    if reservation.status != RESERVED:
+        raise ReservationEnded(reservation_id, reservation.status)
+    if [(line.album_id, line.quantity) for line in reservation.lines] != lines:
+        raise ReservationConflict(reservation_id)
     return reservation
 
 
