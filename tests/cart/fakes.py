@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from musicstore.cart.clients import Album, PlacedOrder, Shortage, StockUnavailable
+from musicstore.cart.clients import Album, PlacedOrder, Shortage, StockUnavailable, TotalChanged
 from musicstore.common.errors import describe_validation_error
 from musicstore.common.http import DownstreamRejected, DownstreamUnavailable
 from musicstore.orders.schemas import OrderIn
@@ -31,6 +31,7 @@ class FakeStore:
     down: bool = False
     release_down: bool = False
     batch_calls: int = 0
+    reserve_calls: int = 0
     single_calls: int = 0
 
     def add(self, album_id: int, *, title: str = "", price: str = "10.00", stock: int = 5) -> Album:
@@ -65,19 +66,29 @@ class FakeStore:
         self.batch_calls += 1
         return [self.albums[album_id] for album_id in album_ids if album_id in self.albums]
 
-    def reserve(self, reservation_id: str, lines: list[tuple[int, int]]) -> None:
+    def reserve(
+        self, reservation_id: str, lines: list[tuple[int, int]], expected_total: Decimal | None = None
+    ) -> list[Album]:
         self._check()
+        self.reserve_calls += 1
         if reservation_id in self.released:
             message = "this reservation was released and cannot be used again"
             raise DownstreamRejected("store", message, 409, {"error": message})
-        if reservation_id in self.reservations:
-            return
-        short = [Shortage(a, q, self.stock(a)) for a, q in lines if self.stock(a) < q]
-        if short:
-            raise StockUnavailable(short)
-        for album_id, quantity in lines:
-            self.albums[album_id] = replace(self.albums[album_id], stock=self.stock(album_id) - quantity)
-        self.reservations[reservation_id] = lines
+        made_now = reservation_id not in self.reservations
+        if made_now:
+            short = [Shortage(a, q, self.albums[a].stock if a in self.albums else 0) for a, q in lines
+                     if a not in self.albums or self.stock(a) < q]  # fmt: skip
+            if short:
+                raise StockUnavailable(short)
+        # The total is checked on a repeat too (whose reservation then stays held); a new one is not made.
+        total = sum((self.albums[a].price * q for a, q in lines if a in self.albums), Decimal("0"))
+        if expected_total is not None and total != expected_total:
+            raise TotalChanged(total)
+        if made_now:
+            for album_id, quantity in lines:
+                self.albums[album_id] = replace(self.albums[album_id], stock=self.stock(album_id) - quantity)
+            self.reservations[reservation_id] = lines
+        return [self.albums[a] for a, _ in lines if a in self.albums]
 
     def release(self, reservation_id: str) -> None:
         self._check()

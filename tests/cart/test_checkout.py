@@ -467,9 +467,34 @@ def test_retrying_an_interrupted_checkout_while_another_window_pays_is_refused(
         assert attempt is not None and attempt.status == INTERRUPTED  # still retryable once the cart is free
 
 
-def test_a_checkout_prices_the_cart_with_one_store_call(
-    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+def test_a_checkout_prices_the_cart_with_its_reservation_in_one_store_call(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
 ) -> None:
     fill(sessions, {1: 1, 2: 1, 3: 2})
-    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 201
-    assert store.batch_calls == 1
+    store.add(3, title="Giant Steps", price="16.00", stock=20)  # the price changed since the cart was filled
+    outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert outcome.status == 201 and outcome.total == Decimal("54.49")
+    assert (store.reserve_calls, store.batch_calls, store.single_calls) == (1, 0, 0)
+    assert [i["unit_price"] for i in orders.orders["key-00000001"]["items"]] == ["12.99", "9.50", "16.00"]
+
+
+def test_a_reservation_refused_for_its_total_is_given_back_since_a_repeated_one_still_holds_its_stock(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore, orders: FakeOrders
+) -> None:
+    fill(sessions, {1: 1})
+    store.reserve(reservation_id_for("key-00000001"), [(1, 1)])  # a try whose answer was lost
+    store.add(1, title="Blue Train", price="14.99", stock=store.stock(1))
+    outcome = checkout.run(CART, "key-00000001", GOOD_CARD, expected_total=Decimal("12.99"))
+    assert outcome.status == 409 and outcome.as_json()["total"] == "14.99"
+    assert reservation_id_for("key-00000001") in store.released and store.stock(1) == 5
+    assert orders.calls == 0 and lines_of(sessions) == {1: 1}
+
+
+def test_a_refused_reservation_is_explained_by_pricing_the_cart_albums_no_longer_sold_first(
+    checkout: Checkout, sessions: sessionmaker[Session], store: FakeStore
+) -> None:
+    fill(sessions, {1: 1, 2: 5})
+    del store.albums[1]
+    outcome = checkout.run(CART, "key-00000001", GOOD_CARD)
+    assert outcome.status == 409 and "no longer sold" in (outcome.error or "")
+    assert store.batch_calls == 1 and store.reservations == {}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,7 +39,7 @@ from musicstore.cart.attempts import (
     move,
     reservation_id_for,
 )
-from musicstore.cart.clients import PlacedOrder, StockUnavailable
+from musicstore.cart.clients import PlacedOrder, StockUnavailable, TotalChanged
 from musicstore.cart.models import FAILED, INTERRUPTED, PENDING, UNKNOWN, CheckoutAttempt
 from musicstore.cart.outcomes import (
     KEEP_CART,
@@ -49,7 +49,7 @@ from musicstore.cart.outcomes import (
     refusal,
     shortage_message,
 )
-from musicstore.cart.pricing import PricedCart, price_cart
+from musicstore.cart.pricing import PricedCart, price_cart, price_lines
 from musicstore.cart.reconcile import Reconciler
 from musicstore.common import deadline
 from musicstore.common.db import utcnow
@@ -235,29 +235,50 @@ class Checkout:
         lines: dict[int, int],
         expected_total: Decimal | None,
     ) -> PlacedOrder:
-        """The run itself; an outcome other than an order is raised as _Ended (or _OrderUnknown)."""
-        try:
-            priced = price_cart(lines, self.reconciler.store)
-        except DownstreamError as exc:
-            log.warning("checkout %s: store unavailable while pricing: %s", key, exc)
-            raise self._ended(key, 503, f"We can't reach the store right now. {KEEP_CART}") from None
-        if priced.gone or not priced.lines:
-            raise self._ended(key, 409, "Some albums in your cart are no longer sold. Please review your cart.")
-        if expected_total is not None and expected_total != priced.total:
-            message = f"Your cart or its prices changed: the total is now ${money(priced.total)}. Please check it."
-            raise self._ended(key, 409, message, final=False, total=priced.total)
+        """The run itself; an outcome other than an order is raised as _Ended (or _OrderUnknown).
+
+        The reservation prices the cart: the store answers the reserved albums as it sells them now, and refuses
+        them at another total than the one the shopper was shown, so a purchase asks the store once. Only a
+        refusal asks it again, for the albums' titles and whether they are still sold.
+        """
         reservation_id = reservation_id_for(key, number)
         try:
-            self.reconciler.store.reserve(reservation_id, sorted(priced.quantities().items()))
+            albums = self.reconciler.store.reserve(reservation_id, sorted(lines.items()), expected_total)
+        except TotalChanged as changed:
+            # A repeated reservation id may still hold its stock: it goes back before the run ends.
+            raise self._released(key, 409, _changed_total(changed.total), total=changed.total) from None
         except StockUnavailable as exc:
-            raise self._ended(key, 409, shortage_message(priced, exc)) from None
+            raise self._refused(key, lines, expected_total, exc) from None
         except DownstreamError as exc:
             log.warning("checkout %s: reservation failed: %s", key, exc)
-            raise self._released(key, 503, f"We couldn't reserve your albums right now. {KEEP_CART}") from None
+            if not exc.sent:  # no try reached the store: nothing can have been reserved
+                raise self._ended(key, 503, f"We can't reach the store right now. {KEEP_CART}") from None
+            raise self._released(
+                key, 503, f"The store did not answer: we couldn't reserve your albums. {KEEP_CART}"
+            ) from None
+        priced = price_lines(lines, {album.id: album for album in albums})
         try:
+            if priced.gone:  # a repeated reservation whose album was deleted since: it goes back
+                raise _StepFailed(409, "Some albums in your cart are no longer sold. Please review your cart.")
             return self._pay_and_order(key, form, priced, reservation_id)
         except _StepFailed as failed:
             raise self._released(key, failed.status, failed.message) from None
+
+    def _refused(
+        self, key: str, lines: dict[int, int], expected_total: Decimal | None, exc: StockUnavailable
+    ) -> _Ended:
+        """Why the store refused to reserve (nothing was reserved), in the order a shopper should hear it: albums no
+        longer sold, a changed total, then the shortage."""
+        try:
+            priced = price_cart(lines, self.reconciler.store)
+        except DownstreamError as error:
+            log.warning("checkout %s: store unavailable while pricing a refused reservation: %s", key, error)
+            return self._ended(key, 409, shortage_message(PricedCart([], []), exc))
+        if priced.gone or not priced.lines:
+            return self._ended(key, 409, "Some albums in your cart are no longer sold. Please review your cart.")
+        if expected_total is not None and expected_total != priced.total:
+            return self._ended(key, 409, _changed_total(priced.total), final=False, total=priced.total)
+        return self._ended(key, 409, shortage_message(priced, exc))
 
     def _pay_and_order(
         self, key: str, form: payment.PaymentForm, priced: PricedCart, reservation_id: str
@@ -290,11 +311,13 @@ class Checkout:
         """The run ends without an order and without a reservation: recorded, ready to raise."""
         return _Ended(self._end(self._load(key), status, message, final=final, total=total))
 
-    def _released(self, key: str, status: int, message: str) -> _Ended:
-        """The run ends without an order after reserving: the reservation goes back first."""
+    def _released(self, key: str, status: int, message: str, *, total: Decimal | None = None) -> _Ended:
+        """The run ends without an order after reserving: the reservation goes back first. A changed total (with
+        `total`) is not final: the same key may run again, as after a 5xx."""
         attempt = self._load(key)
-        to = INTERRUPTED if status >= 500 else FAILED
-        return _Ended(outcome_of(self.reconciler.release_and_end(attempt, to, status, message), repeated=False))
+        to = INTERRUPTED if status >= 500 or total is not None else FAILED
+        ended = outcome_of(self.reconciler.release_and_end(attempt, to, status, message), repeated=False)
+        return _Ended(replace(ended, total=total) if total is not None else ended)
 
     def _end(
         self,
@@ -331,6 +354,10 @@ class Checkout:
         attempt = self.reconciler.load(key)
         assert attempt is not None
         return attempt
+
+
+def _changed_total(total: Decimal) -> str:
+    return f"Your cart or its prices changed: the total is now ${money(total)}. Please check it."
 
 
 class _Ended(Exception):

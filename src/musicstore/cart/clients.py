@@ -56,6 +56,29 @@ class StockUnavailable(Exception):
         self.shortages = shortages
 
 
+class TotalChanged(Exception):
+    """The store refused a reservation: its albums cost another total than the one the shopper was shown."""
+
+    def __init__(self, total: Decimal) -> None:
+        super().__init__(f"the total is now {total}")
+        self.total = total
+
+
+def _refusal(exc: DownstreamRejected) -> Exception:
+    """What a refused reservation means: a shortage, a changed total, or else the store's own error."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    try:
+        if exc.status == 409 and isinstance(body.get("unavailable"), list):
+            return StockUnavailable(
+                [Shortage(int(s["album_id"]), int(s["requested"]), int(s["available"])) for s in body["unavailable"]]
+            )
+        if exc.status == 409 and body.get("total") is not None:
+            return TotalChanged(Decimal(str(body["total"])))
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        return DownstreamError("store", "malformed refusal in the store's answer")
+    return exc  # e.g. a 409 for a reservation id released before
+
+
 @dataclass(frozen=True)
 class PlacedOrder:
     """The order the order service made, and the copies of each album it holds."""
@@ -106,18 +129,23 @@ class StoreClient(ServiceClient):
             raise DownstreamError("store", "malformed album list in the store's answer")
         return [Album.from_json(item) for item in items]
 
-    def reserve(self, reservation_id: str, lines: list[tuple[int, int]]) -> None:
-        """Hold stock for every line, or raise StockUnavailable (idempotent by reservation id)."""
-        body = {"reservation_id": reservation_id, "items": [{"album_id": a, "quantity": q} for a, q in lines]}
+    def reserve(
+        self, reservation_id: str, lines: list[tuple[int, int]], expected_total: Decimal | None = None
+    ) -> list[Album]:
+        """Hold stock for every line, or raise StockUnavailable (idempotent by reservation id); the albums as the
+        store sells them now. With `expected_total`, albums that cost another total raise TotalChanged."""
+        body: dict[str, Any] = {"reservation_id": reservation_id}
+        body["items"] = [{"album_id": a, "quantity": q} for a, q in lines]
+        if expected_total is not None:
+            body["expected_total"] = f"{expected_total:.2f}"
         try:
-            self.post("/api/stock/reserve", body, idempotent=True)
+            answer = self.post("/api/stock/reserve", body, idempotent=True)
         except DownstreamRejected as exc:
-            found = exc.body.get("unavailable") if isinstance(exc.body, dict) else None
-            if exc.status != 409 or not isinstance(found, list):
-                raise  # a 409 without shortages: the reservation id was released before
-            raise StockUnavailable(
-                [Shortage(int(s["album_id"]), int(s["requested"]), int(s["available"])) for s in found]
-            ) from None
+            raise _refusal(exc) from None
+        albums = answer.get("albums") if isinstance(answer, dict) else None
+        if not isinstance(albums, list):
+            raise DownstreamError("store", "malformed reservation in the store's answer")
+        return [Album.from_json(album) for album in albums]
 
     def release(self, reservation_id: str) -> None:
         """Give a reservation's stock back (idempotent by reservation id)."""

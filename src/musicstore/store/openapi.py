@@ -88,6 +88,9 @@ class ReservationOut(BaseModel):
     reservation_id: str
     status: Literal["reserved", "released", "returned"]
     items: list[ReservedLine]
+    albums: list[AlbumOut] | None = Field(
+        default=None, description="A reservation's albums as sold now (its order's prices); only when reserving"
+    )
 
 
 class Shortage(BaseModel):
@@ -104,6 +107,7 @@ class ShortageError(ErrorOut):
     model_config = ConfigDict(extra="allow", title="ShortageError")
 
     unavailable: list[Shortage] | None = None
+    total: Money | None = Field(default=None, description="The albums' total now, when it is not expected_total")
 
 
 class StockError(ErrorOut):
@@ -140,7 +144,10 @@ STOCK_OPERATIONS = (
         {
             200: Answer("Reserved (a repeat with the same id changes nothing)", ReservationOut),
             409: Answer(
-                "Not enough stock for a line (nothing reserved), or the reservation already ended", ShortageError
+                "Not enough stock for a line (nothing reserved), the albums' total is not expected_total (a new"
+                " reservation is not made; a repeated one stays held until released), or the reservation already"
+                " ended",
+                ShortageError,
             ),
             **errors({**BAD_BODY, 422: "A field breaks its rule, or the id was used for other lines", **DOWN}),
             **GUARDED,

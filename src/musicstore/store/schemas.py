@@ -61,6 +61,15 @@ class ReserveIn(BaseModel):
 
     reservation_id: ReservationId
     items: list[StockLine] = Field(min_length=1, max_length=100)
+    # The total the shopper was shown: the checkout prices the cart with its reservation, in one call.
+    expected_total: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)
+
+    @field_validator("expected_total", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be an amount, not true/false")
+        return value
 
 
 class ReleaseIn(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -44,6 +45,14 @@ class ReservationEnded(Exception):
     def __init__(self, reservation_id: str, status: str) -> None:
         super().__init__(f"reservation {reservation_id} was {status}")
         self.status = status
+
+
+class TotalChanged(Exception):
+    """The albums to reserve cost another total than the one the shopper was shown."""
+
+    def __init__(self, total: Decimal) -> None:
+        super().__init__(f"the total is now {total:.2f}")
+        self.total = total
 
 
 class UnknownReservation(Exception):
@@ -92,12 +101,23 @@ def _claim(session: Session, reservation_id: str, status: str) -> tuple[Reservat
         return existing, False
 
 
-def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]]) -> Reservation:
-    """Take stock for every line or for none; repeating a reservation id reserves nothing more.
+@dataclass(frozen=True)
+class Held:
+    """A reservation holding its stock, with its albums as the store sells them now: what the order is priced with."""
 
-    A new id costs one statement to record it, one per line to take the stock and one for the lines: the
-    checkout waits on this call, and the ORM's way (a locking read, a savepoint around the insert, a read of
-    the new reservation's empty lines) took twice the round trips.
+    reservation: Reservation
+    albums: list[Album]
+
+
+def reserve(
+    session: Session, reservation_id: str, items: list[tuple[int, int]], expected_total: Decimal | None = None
+) -> Held:
+    """Take stock for every line or for none; repeating a reservation id reserves nothing more. With
+    `expected_total` (what the shopper was shown), albums that now cost another total raise TotalChanged.
+
+    A new id costs one statement to record it, one per line to take the stock (answering the album) and one for
+    the lines: the checkout waits on this call, and the ORM's way (a locking read, a savepoint around the insert,
+    a read of the new reservation's empty lines) took twice the round trips.
     """
     lines = merge_lines(items)
     now = utcnow()
@@ -107,29 +127,43 @@ def reserve(session: Session, reservation_id: str, items: list[tuple[int, int]])
         .on_conflict_do_nothing(index_elements=[Reservation.id])
         .returning(Reservation.id)
     ).first()
-    if made_now is None:  # a repeat, or a concurrent request with this id that committed first (waited for)
-        return _repeated(session, reservation_id, lines)
-    short = []
+    # None: a repeat, or a concurrent request with this id that committed first (the insert waited for it)
+    held = _take(session, reservation_id, lines) if made_now else _repeated(session, reservation_id, lines)
+    quantities = dict(lines)
+    total = sum((album.price * quantities[album.id] for album in held.albums), Decimal("0"))
+    if expected_total is not None and total != expected_total:
+        raise TotalChanged(total)  # a new reservation rolls back with the transaction; a repeated one stays held
+    return held
+
+
+def _take(session: Session, reservation_id: str, lines: list[tuple[int, int]]) -> Held:
+    """Take each line's copies and record the lines, or raise StockUnavailable (the transaction then rolls back,
+    the new reservation's row with it)."""
+    albums, short = [], []
     for album_id, quantity in lines:
-        taken = session.execute(
+        album = session.scalars(
             update(Album)
             .where(Album.id == album_id, Album.stock >= quantity)
             .values(stock=Album.stock - quantity)
-            .returning(Album.id)
-        ).first()
-        if taken is None:
+            .returning(Album),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).one_or_none()
+        if album is None:
             short.append((album_id, quantity))
-    if short:  # the caller's transaction rolls back, the reservation's row with it
+        else:
+            albums.append(album)
+    if short:
         stock = dict(session.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short]))).all())
         raise StockUnavailable([Shortage(a, q, stock.get(a, 0)) for a, q in short])
     session.execute(insert(ReservationLine), [{"reservation_id": reservation_id, "album_id": a, "quantity": q}
                                               for a, q in lines])  # fmt: skip
     # Not added to the session: the rows are written; this is the answer's shape.
-    return Reservation(id=reservation_id, status=RESERVED, lines=[ReservationLine(album_id=a, quantity=q)
-                                                                  for a, q in lines])  # fmt: skip
+    reservation = Reservation(id=reservation_id, status=RESERVED, lines=[ReservationLine(album_id=a, quantity=q)
+                                                                         for a, q in lines])  # fmt: skip
+    return Held(reservation, albums)
 
 
-def _repeated(session: Session, reservation_id: str, lines: list[tuple[int, int]]) -> Reservation:
+def _repeated(session: Session, reservation_id: str, lines: list[tuple[int, int]]) -> Held:
     """The reservation an earlier request made with this id, if it holds the same lines and still holds them."""
     reservation = session.get(Reservation, reservation_id, with_for_update=True)
     assert reservation is not None  # reservations are never deleted
@@ -137,7 +171,8 @@ def _repeated(session: Session, reservation_id: str, lines: list[tuple[int, int]
         raise ReservationEnded(reservation_id, reservation.status)
     if [(line.album_id, line.quantity) for line in reservation.lines] != lines:
         raise ReservationConflict(reservation_id)
-    return reservation
+    albums = session.scalars(select(Album).where(Album.id.in_([a for a, _ in lines])).order_by(Album.id)).all()
+    return Held(reservation, list(albums))
 
 
 def release(session: Session, reservation_id: str) -> Reservation:

@@ -10,7 +10,8 @@ from musicstore.common.bodies import json_object
 from musicstore.common.db import get_database
 from musicstore.common.errors import ApiError
 from musicstore.store import stock
-from musicstore.store.schemas import ReleaseIn, ReserveIn, ReturnIn
+from musicstore.store.context import store_settings
+from musicstore.store.schemas import ReleaseIn, ReserveIn, ReturnIn, album_json
 
 bp = Blueprint("stock_api", __name__, url_prefix="/api/stock")
 
@@ -18,14 +19,19 @@ bp = Blueprint("stock_api", __name__, url_prefix="/api/stock")
 @bp.post("/reserve")
 @internal_api
 def reserve() -> Response:
-    """Hold stock for every line of a checkout, or for none (409)."""
+    """Hold stock for every line of a checkout, or for none (409), answering its albums as sold now; refused (409,
+    with the total now) when they cost another total than `expected_total`, the total the shopper was shown."""
     body = ReserveIn.model_validate(json_object())
     lines = [(line.album_id, line.quantity) for line in body.items]
     database = get_database(current_app)
+    public_url = store_settings().STORE_PUBLIC_URL
     try:
         with database.transaction() as session:
-            reservation = stock.reserve(session, body.reservation_id, lines)
-            answer = stock.reservation_json(reservation)
+            held = stock.reserve(session, body.reservation_id, lines, body.expected_total)
+            albums = [album_json(album, public_url) for album in held.albums]
+            answer = {**stock.reservation_json(held.reservation), "albums": albums}
+    except stock.TotalChanged as exc:
+        raise ApiError(f"the albums' total is now {exc.total:.2f}", 409, total=f"{exc.total:.2f}") from None
     except stock.StockUnavailable as exc:
         current_app.extensions["reservations_refused"].inc()
         raise ApiError(
