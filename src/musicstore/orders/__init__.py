@@ -14,6 +14,7 @@ from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
 from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.tracing import init_tracing
+from musicstore.common.versions import VersionedDatabase
 from musicstore.common.web import csrf, init_common
 from musicstore.orders import api, dashboard, list_cache, return_worker, tracking
 from musicstore.orders.openapi import orders_document
@@ -27,7 +28,7 @@ def create_app(settings: OrderSettings | None = None, **config: object) -> Flask
     settings = settings or OrderSettings()
     app = Flask(__name__, static_url_path="/static/orders")
     limiter = init_common(app, "orders", settings, extra=config)
-    database = list_cache.OrdersDatabase(settings.database_url())
+    database = VersionedDatabase(settings.database_url())
     database.init_app(app)
     list_cache.init_cache(app, database)
     init_faults(app, settings.flags_file)

@@ -18,7 +18,6 @@ the admin's lists out.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,11 +25,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, make_response, request
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import DBAPIError
 
-from musicstore.common.db import Database, database_node
-from musicstore.common.metrics import Metrics, get_metrics
+from musicstore.common.metrics import get_metrics
+from musicstore.common.versions import VersionedDatabase, VersionReader
 
 View = TypeVar("View", bound=Callable[..., Any])
 MAX_BYTES = 4 * 1024 * 1024  # per worker: a hundred full pages of 100 orders, thousands of default ones
@@ -83,75 +80,9 @@ class AnswerCache:
                 self._bytes -= len(dropped.body)
 
 
-class VersionReader:
-    """Reads the orders' version over a pool of its own (made again in a forked worker: no shared sockets)."""
-
-    def __init__(self, url: str, metrics: Metrics, service: str) -> None:
-        self.url = url
-        self.statements = metrics.db_queries.labels(database_node(url, service), "ok")
-        self._engine: Engine | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-
-    def engine(self) -> Engine:
-        """This process's pool: autocommit (each read sees the latest commit), no pre-ping, no reset on return."""
-        with self._lock:
-            if self._engine is None or self._pid != os.getpid():
-                if self._engine is not None:
-                    self._engine.dispose(close=False)  # the parent's connections stay the parent's
-                sqlite = self.url.startswith("sqlite")
-                connect_args: dict[str, Any] = {"timeout": 15, "check_same_thread": False} if sqlite else {
-                    "connect_timeout": 5
-                }  # fmt: skip
-                self._engine = create_engine(
-                    self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=4, max_overflow=8,
-                    pool_timeout=1, connect_args=connect_args,
-                )  # fmt: skip
-                self._pid = os.getpid()
-            return self._engine
-
-    def read(self) -> int | None:
-        """The version now; None when it cannot be read: the request is then answered uncached."""
-        engine = self.engine()
-        driver_error = engine.dialect.loaded_dbapi.Error
-        try:
-            connection = engine.raw_connection()
-        except DBAPIError:  # no connection now (the database is away): uncached
-            return None
-        try:
-            cursor = connection.cursor()
-            cursor.execute(VERSION_SQL)
-            row = cursor.fetchone()
-            cursor.close()
-        except driver_error:
-            connection.invalidate()  # a broken connection is not handed out again
-            return None
-        finally:
-            connection.close()
-        self.statements.inc()
-        return None if row is None else int(row[0])
-
-    def dispose(self) -> None:
-        """Close this process's connections."""
-        if self._engine is not None:
-            self._engine.dispose()
-
-
-class OrdersDatabase(Database):
-    """The orders database: its disposal closes the version reader's connections too."""
-
-    reader: VersionReader | None = None
-
-    def dispose(self) -> None:
-        """Close every pooled connection, the version reader's included."""
-        super().dispose()
-        if self.reader is not None:
-            self.reader.dispose()
-
-
-def init_cache(app: Flask, database: OrdersDatabase) -> None:
+def init_cache(app: Flask, database: VersionedDatabase) -> None:
     """Give the app its order list cache and count its hits and misses."""
-    database.reader = VersionReader(database.url, get_metrics(app), app.config["SERVICE_NAME"])
+    database.reader = VersionReader(database.url, get_metrics(app), app.config["SERVICE_NAME"], VERSION_SQL)
     app.extensions["order_list_cache"] = AnswerCache()
     app.extensions["orders_version"] = database.reader
     app.extensions["order_list_cache_requests"] = get_metrics(app).counter(

@@ -15,9 +15,10 @@ from musicstore.common.metrics import get_metrics
 from musicstore.common.migrate import upgrade
 from musicstore.common.openapi import openapi_blueprint
 from musicstore.common.tracing import init_tracing
+from musicstore.common.versions import VersionedDatabase
 from musicstore.common.web import csrf, init_common
 from musicstore.store import admin, api, shop, stats, stock_api
-from musicstore.store.cache import CatalogDatabase, init_cache
+from musicstore.store.cache import init_cache
 from musicstore.store.openapi import store_document
 from musicstore.store.seed import seed_catalog
 from musicstore.store.settings import StoreSettings
@@ -30,7 +31,7 @@ def create_app(settings: StoreSettings | None = None, **config: object) -> Flask
     settings = settings or StoreSettings()
     app = Flask(__name__)
     limiter = init_common(app, "store", settings, extra=config)
-    database = CatalogDatabase(settings.database_url())
+    database = VersionedDatabase(settings.database_url())
     database.init_app(app)
     init_faults(app, settings.flags_file)
     app.before_request(api_faults("storeApiLatencyMs", "storeApiFailure"))  # every /api/* answer

@@ -24,7 +24,6 @@ query, ROLLBACK). A broken connection (the database restarted) is dropped and th
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -33,11 +32,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, make_response, request, session
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import DBAPIError
 
-from musicstore.common.db import Database, count_queries, database_node
-from musicstore.common.metrics import Metrics, get_metrics
+from musicstore.common.metrics import get_metrics
+from musicstore.common.versions import VersionedDatabase, VersionReader
 
 View = TypeVar("View", bound=Callable[..., Any])
 SIZE = 512  # answers per worker: the shop's pages, filters and albums that are asked for most
@@ -84,61 +81,11 @@ class CatalogCache:
 VERSION_SQL = "SELECT version FROM catalog_version WHERE id = 1"
 
 
-class VersionReader:
-    """Reads the catalog's version over a pool of its own (made again in a forked worker: no shared sockets)."""
-
-    def __init__(self, url: str, metrics: Metrics, service: str) -> None:
-        self.url, self.metrics, self.db = url, metrics, database_node(url, service)
-        self._engine: Engine | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-
-    def engine(self) -> Engine:
-        """This process's pool: autocommit, no pre-ping, as few connections as threads need."""
-        with self._lock:
-            if self._engine is None or self._pid != os.getpid():
-                if self._engine is not None:
-                    self._engine.dispose(close=False)  # the parent's connections stay the parent's
-                self._engine = create_engine(
-                    self.url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=8, pool_timeout=1,
-                    connect_args={"connect_timeout": 5},
-                )  # fmt: skip
-                count_queries(self._engine, self.db, self.metrics)
-                self._pid = os.getpid()
-            return self._engine
-
-    def read(self) -> int | None:
-        """The version now; None when it cannot be read (not migrated, database away): answer uncached then."""
-        try:
-            with self.engine().connect() as conn:
-                version = conn.exec_driver_sql(VERSION_SQL).scalar()
-        except DBAPIError:
-            return None  # a disconnect invalidates the pool's connections; the next request opens new ones
-        return None if version is None else int(version)
-
-    def dispose(self) -> None:
-        """Close this process's connections."""
-        if self._engine is not None:
-            self._engine.dispose()
-
-
-class CatalogDatabase(Database):
-    """The store's database: its disposal closes the version reader's connections too."""
-
-    reader: VersionReader | None = None
-
-    def dispose(self) -> None:
-        """Close every pooled connection, the version reader's included."""
-        super().dispose()
-        if self.reader is not None:
-            self.reader.dispose()
-
-
-def init_cache(app: Flask, max_age: float, database: CatalogDatabase) -> None:
+def init_cache(app: Flask, max_age: float, database: VersionedDatabase) -> None:
     """Give the app its catalog cache (none when max_age is 0) and count its hits and misses."""
     if max_age > 0:
         app.extensions["catalog_cache"] = CatalogCache(max_age=max_age)
-        database.reader = VersionReader(database.url, get_metrics(app), app.config["SERVICE_NAME"])
+        database.reader = VersionReader(database.url, get_metrics(app), app.config["SERVICE_NAME"], VERSION_SQL)
         app.extensions["catalog_version"] = database.reader
     app.extensions["catalog_cache_requests"] = get_metrics(app).counter(
         "catalog_cache_requests_total", "Shop pages and album answers asked of the catalog cache", ("outcome",)

@@ -1,0 +1,87 @@
+"""A version number in a service's database, read cheaply before every cached answer.
+
+A cache of whole answers (the store's catalog, the order list) is served only while a one-row version table that
+triggers move in the same transaction as every change it covers still holds the number the answer was made at.
+The version is read at the start of every cached request: over a small pool of its own in autocommit mode (each
+read sees the latest commit), without a pre-ping or a reset on return, on the driver's own cursor, so one round
+trip. When it cannot be read (the database away, a schema not migrated this far), the caller answers uncached.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
+
+from musicstore.common.db import Database, database_node
+from musicstore.common.metrics import Metrics
+
+
+class VersionReader:
+    """Reads one version number (`sql`) over a pool of its own (made again in a forked worker: no shared sockets)."""
+
+    def __init__(self, url: str, metrics: Metrics, service: str, sql: str) -> None:
+        self.url, self.sql = url, sql
+        self.statements = metrics.db_queries.labels(database_node(url, service), "ok")
+        self._engine: Engine | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def engine(self) -> Engine:
+        """This process's pool: autocommit (each read sees the latest commit), no pre-ping, no reset on return."""
+        with self._lock:
+            if self._engine is None or self._pid != os.getpid():
+                if self._engine is not None:
+                    self._engine.dispose(close=False)  # the parent's connections stay the parent's
+                sqlite = self.url.startswith("sqlite")
+                connect_args: dict[str, Any] = {"timeout": 15, "check_same_thread": False} if sqlite else {
+                    "connect_timeout": 5
+                }  # fmt: skip
+                self._engine = create_engine(
+                    self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=4, max_overflow=8,
+                    pool_timeout=1, connect_args=connect_args,
+                )  # fmt: skip
+                self._pid = os.getpid()
+            return self._engine
+
+    def read(self) -> int | None:
+        """The version now; None when it cannot be read: the request is then answered uncached."""
+        engine = self.engine()
+        driver_error = engine.dialect.loaded_dbapi.Error
+        try:
+            connection = engine.raw_connection()
+        except (DBAPIError, driver_error):  # no connection now (the database is away): uncached
+            # (the pool raises the driver's own error here, not SQLAlchemy's wrapper of it)
+            return None
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql)
+            row = cursor.fetchone()
+            cursor.close()
+        except driver_error:
+            connection.invalidate()  # a broken connection is not handed out again
+            return None
+        finally:
+            connection.close()
+        self.statements.inc()
+        return None if row is None else int(row[0])
+
+    def dispose(self) -> None:
+        """Close this process's connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+class VersionedDatabase(Database):
+    """A service's database with a version reader: its disposal closes the reader's connections too."""
+
+    reader: VersionReader | None = None
+
+    def dispose(self) -> None:
+        """Close every pooled connection, the version reader's included."""
+        super().dispose()
+        if self.reader is not None:
+            self.reader.dispose()
