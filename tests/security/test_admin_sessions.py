@@ -143,3 +143,22 @@ def test_a_store_session_cookie_is_refused_by_the_order_service(store_app: Flask
     with pytest.raises(BadSignature):
         orders_app.session_interface.get_signing_serializer(orders_app).loads(stolen)  # type: ignore[attr-defined]
     assert not is_logged_in(client_with(orders_app, stolen), "orders")
+
+
+def test_a_request_without_a_session_cookie_builds_no_signer_and_a_forged_cookie_is_still_refused(
+    store_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interface = store_app.session_interface
+    built: list[Flask] = []
+    original = interface.get_signing_serializer  # type: ignore[attr-defined]
+
+    def counting(app: Flask) -> object:
+        built.append(app)
+        return original(app)
+
+    monkeypatch.setattr(interface, "get_signing_serializer", counting)
+    assert store_app.test_client().get("/api/albums").status_code == 200
+    assert built == []  # no cookie: an empty session, nothing to verify, nothing to sign
+    forged = client_with(store_app, "eyJsb2dnZWRfaW4iOnRydWV9.forged.signature")
+    assert forged.get("/admin").status_code == 302  # the forged cookie is checked (and refused): not logged in
+    assert built != []

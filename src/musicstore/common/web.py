@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, redirect, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Blueprint, Flask, Request, Response, current_app, redirect, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
@@ -80,6 +80,13 @@ def service_secret_key(secret_key: str, service: str) -> str:
 
 class SecureWhenHttps(SecureCookieSessionInterface):
     """Session cookies are Secure whenever the request came over HTTPS (behind a proxy: as it says)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """A request without a session cookie (most: APIs, probes, scrapers, anonymous shoppers) gets an empty
+        session as Flask's own would, without building the cookie signer Flask makes for every request."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """Secure by configuration, or because this request is HTTPS."""
