@@ -7,19 +7,23 @@ and each replica does.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from musicstore.common.db import get_database
 from musicstore.store import create_app
 from musicstore.store.cache import CatalogCache
 from tests.store.conftest import ADMIN, SERVICE, create_album, store_settings
+
+THREADS = 8  # a gunicorn worker's request threads (WEB_THREADS)
 
 
 class FakeClock:
@@ -176,3 +180,24 @@ def test_the_cache_keeps_at_most_its_size_of_answers() -> None:
     assert cache.get("a", 1) is None
     assert cache.get("b", 1) is not None and cache.get("c", 1) is not None
     assert cache.get("b", 2) is None  # another version of the catalog: not served
+
+
+def test_a_worker_reading_the_version_from_all_its_threads_at_once_opens_no_connection_after_the_first_round(
+    app: Flask,
+) -> None:
+    reader = app.extensions["catalog_version"]
+    opened: list[object] = []
+    event.listen(reader.engine(), "connect", lambda *_: opened.append(1))
+    barrier = threading.Barrier(THREADS)
+
+    def read_together(_: int) -> int | None:
+        barrier.wait(timeout=10)  # every thread holds a connection at the same moment
+        return reader.read()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        assert None not in list(pool.map(read_together, range(THREADS)))
+        first_round = len(opened)
+        for _ in range(5):
+            barrier.reset()
+            assert None not in list(pool.map(read_together, range(THREADS)))
+    assert first_round <= THREADS and len(opened) == first_round  # kept, not closed and opened again

@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from musicstore.common.db import Database, database_node
 from musicstore.common.metrics import Metrics
 
+POOL_SIZE = 8
+
 
 class VersionReader:
     """Reads one version number (`sql`) over a pool of its own (made again in a forked worker: no shared sockets)."""
@@ -40,9 +42,11 @@ class VersionReader:
                 connect_args: dict[str, Any] = {"timeout": 15, "check_same_thread": False} if sqlite else {
                     "connect_timeout": 5
                 }  # fmt: skip
+                # As many kept connections as a worker has request threads (WEB_THREADS, 8): with fewer, every
+                # busy second opens and closes connections beyond them, and PostgreSQL starts a backend for each.
                 self._engine = create_engine(
-                    self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=4, max_overflow=8,
-                    pool_timeout=1, connect_args=connect_args,
+                    self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=POOL_SIZE,
+                    max_overflow=POOL_SIZE, pool_timeout=1, connect_args=connect_args,
                 )  # fmt: skip
                 self._pid = os.getpid()
             return self._engine
