@@ -10,6 +10,10 @@
 
 Every move is one conditional UPDATE from the state the mover saw, so two requests (or a request and
 the reconciler) never both move an attempt: the second finds it moved and reads what happened.
+
+NO_SYNC: these UPDATEs run in short sessions that hold no object of the rows they change, so the ORM is told
+not to look for such objects in the session (its "auto" search, evaluating the WHERE clause in Python, was a
+tenth of a purchase's time in SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ def move(session: Session, attempt: CheckoutAttempt, to: str, **values: Any) -> 
             CheckoutAttempt.updated_at == attempt.updated_at,
         )
         .values(status=to, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)  # NO_SYNC: see the module's docstring
     )
     return bool(moved.rowcount)  # type: ignore[attr-defined]
 
@@ -85,6 +90,7 @@ def claim_cart(session: Session, cart_id: str, key: str, stale_after: timedelta)
             ),
         )
         .values(checkout_key=key, checkout_started=now)
+        .execution_options(synchronize_session=False)  # NO_SYNC
     )
     if not claimed.rowcount and session.get(Cart, cart_id) is not None:  # type: ignore[attr-defined]
         raise CheckoutRefused(CART_BUSY, 409)
@@ -101,6 +107,7 @@ def free_cart(session: Session, cart_id: str, key: str) -> bool:
         update(Cart)
         .where(Cart.id == cart_id, Cart.checkout_key == key)
         .values(checkout_key=None, checkout_started=None)
+        .execution_options(synchronize_session=False)  # NO_SYNC
     )
     return bool(freed.rowcount)  # type: ignore[attr-defined]
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, url_for
+from sqlalchemy import insert
 from werkzeug.wrappers import Response as BaseResponse
 
 from musicstore.cart.checkout_views import tell_settled
@@ -22,7 +23,7 @@ from musicstore.cart.context import (
 from musicstore.cart.identity import current_cart_id
 from musicstore.cart.items import cart_lines, line_quantity, lock_cart, remove_line, set_quantity
 from musicstore.cart.models import Cart, CartItem
-from musicstore.common.db import MAX_ID, get_database, utcnow
+from musicstore.common.db import MAX_ID, get_database
 from musicstore.common.errors import ApiError, error_response, wants_json
 from musicstore.common.http import DownstreamError
 
@@ -146,10 +147,9 @@ def _add_to_new_cart(cart_id: str, album_id: int, quantity: int) -> BaseResponse
     hold or change the cart, and two inserts make it (no lock, no lines to read before or after)."""
     album = _sold(store_albums([album_id]), album_id)
     _check_wanted(album, quantity)
-    with get_database(current_app).transaction() as session:
-        session.add(Cart(id=cart_id))
-        session.flush()  # the cart before its line (the line's foreign key)
-        session.add(CartItem(cart_id=cart_id, album_id=album_id, quantity=quantity, added_at=utcnow()))
+    with get_database(current_app).transaction() as session:  # Core inserts: no objects for the ORM to track
+        session.execute(insert(Cart).values(id=cart_id))
+        session.execute(insert(CartItem).values(cart_id=cart_id, album_id=album_id, quantity=quantity))
     return _changed(f"Added “{album.title}” to your cart.", {album_id: album}, {album_id: quantity})
 
 
