@@ -147,7 +147,8 @@ def test_an_order_moves_from_pending_to_delivered_step_by_step(client: FlaskClie
         response = client.put(f"/api/orders/{order['id']}/status", json={"status": status}, headers=ADMIN)
         assert response.status_code == 200 and response.get_json()["status"] == status
     final = client.get(f"/api/orders/{order['id']}", headers=SERVICE).get_json()
-    assert final["status"] == "delivered" and final["updated_at"] >= final["created_at"]
+    assert final["status"] == "delivered"
+    assert datetime.fromisoformat(final["updated_at"]) >= datetime.fromisoformat(final["created_at"])  # not as text
 
 
 @pytest.mark.parametrize(
