@@ -70,7 +70,16 @@ def test_a_get_becomes_a_typed_album_with_a_decimal_price() -> None:
     store, adapter = client_with(StoreClient, (200, ALBUM))
     album = store.get_album(7)
     assert album is not None and album.price == Decimal("12.99") and album.stock == 3
-    assert adapter.timeouts == [2.5] and adapter.sent[0].headers["Authorization"] == "Bearer tok"
+    assert adapter.timeouts == [2.5]
+
+
+def test_the_public_catalog_is_read_without_the_token_so_the_store_may_answer_from_its_cache() -> None:
+    store, adapter = client_with(StoreClient, (200, ALBUM), (200, {"items": [ALBUM]}), (200, {"albums": [ALBUM]}))
+    store.get_album(7)
+    store.get_albums([7])
+    store.reserve("r-1", [(7, 1)])
+    assert ["Authorization" in sent.headers for sent in adapter.sent] == [False, False, True]
+    assert adapter.sent[2].headers["Authorization"] == "Bearer tok"  # stock is taken with the service's token
 
 
 def test_an_unknown_album_is_none() -> None:

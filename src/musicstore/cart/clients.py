@@ -107,6 +107,12 @@ class PlacedOrder:
             raise DownstreamError("orders", "malformed order in the order service's answer") from None
 
 
+# The catalog is public (GET /api/album*): the cart reads it without its token, so the store may answer from its
+# catalog cache, which never serves a price or an album after a change's commit; only stock may be up to
+# CATALOG_CACHE_SECONDS old there, and the reservation, which does carry the token, decides.
+PUBLIC_READ: dict[str, Any] = {"Authorization": None}  # requests drops a header set to None from the session's
+
+
 class StoreClient(ServiceClient):
     """The store's public album API and its internal stock API."""
 
@@ -115,7 +121,7 @@ class StoreClient(ServiceClient):
     def get_album(self, album_id: int) -> Album | None:
         """One album, or None when the store does not sell it."""
         try:
-            return Album.from_json(self.get(f"/api/album/{album_id}"))
+            return Album.from_json(self.get(f"/api/album/{album_id}", headers=PUBLIC_READ))
         except DownstreamRejected as exc:
             if exc.status == 404:
                 return None
@@ -123,7 +129,8 @@ class StoreClient(ServiceClient):
 
     def get_albums(self, album_ids: list[int]) -> list[Album]:
         """The albums with these ids (at most 100) in one call; those the store does not sell are left out."""
-        answer = self.get("/api/albums", params={"ids": ",".join(str(album_id) for album_id in album_ids)})
+        ids = ",".join(str(album_id) for album_id in album_ids)
+        answer = self.get("/api/albums", params={"ids": ids}, headers=PUBLIC_READ)
         items = answer.get("items") if isinstance(answer, dict) else None
         if not isinstance(items, list):
             raise DownstreamError("store", "malformed album list in the store's answer")
