@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from flask import Response, make_response, request
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 
@@ -89,3 +91,48 @@ class VersionedDatabase(Database):
         super().dispose()
         if self.reader is not None:
             self.reader.dispose()
+
+
+class KeptAnswer(Protocol):
+    """An answer a cache kept: its body and type."""
+
+    @property
+    def body(self) -> bytes:
+        """The answer's bytes."""
+
+    @property
+    def mimetype(self) -> str:
+        """The answer's content type."""
+
+
+class VersionedAnswers(Protocol):
+    """Whole answers kept by key, each served only at the version it was made at."""
+
+    def get(self, key: str, version: int) -> KeptAnswer | None:
+        """The answer kept for this key, if it was made at this version (and is still good to serve)."""
+
+    def put(self, key: str, version: int, body: bytes, mimetype: str) -> None:
+        """Keep an answer made at this version."""
+
+
+def answer_at(
+    version: int,
+    cache: VersionedAnswers,
+    outcomes: Any,
+    view: Callable[[], Any],
+    keep: Callable[[Response], bool] = lambda _response: True,
+) -> Response:
+    """This request's answer (by path and query) as kept at this version, else the view's, kept when it is a
+    whole 200 that `keep` allows. `outcomes` is the cache's counter of hits and misses (labelled by outcome).
+
+    The version was read before the view runs: data newer than the label only makes a later request miss."""
+    key = request.full_path
+    found = cache.get(key, version)
+    if found is not None:
+        outcomes.labels("hit").inc()
+        return Response(found.body, mimetype=found.mimetype)
+    outcomes.labels("miss").inc()
+    response = make_response(view())
+    if response.status_code == 200 and not response.direct_passthrough and keep(response):
+        cache.put(key, version, response.get_data(), response.mimetype or "application/octet-stream")
+    return response

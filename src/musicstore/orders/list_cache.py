@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, make_response, request
+from flask import Flask, current_app, request
 
 from musicstore.common.metrics import get_metrics
-from musicstore.common.versions import VersionedDatabase, VersionReader
+from musicstore.common.versions import VersionedDatabase, VersionReader, answer_at
 
 View = TypeVar("View", bound=Callable[..., Any])
 MAX_BYTES = 4 * 1024 * 1024  # per worker: a hundred full pages of 100 orders, thousands of default ones
@@ -101,15 +101,7 @@ def cached(view: View) -> View:
         if version is None:
             return view(*args, **kwargs)
         cache: AnswerCache = current_app.extensions["order_list_cache"]
-        key, outcomes = request.full_path, current_app.extensions["order_list_cache_requests"]
-        found = cache.get(key, version)
-        if found is not None:
-            outcomes.labels("hit").inc()
-            return Response(found.body, mimetype=found.mimetype)
-        outcomes.labels("miss").inc()
-        response = make_response(view(*args, **kwargs))
-        if response.status_code == 200 and not response.direct_passthrough:
-            cache.put(key, version, response.get_data(), response.mimetype or "application/json")
-        return response
+        outcomes = current_app.extensions["order_list_cache_requests"]
+        return answer_at(version, cache, outcomes, lambda: view(*args, **kwargs))
 
     return answer  # type: ignore[return-value]

@@ -31,10 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, make_response, request, session
+from flask import Flask, current_app, request, session
 
 from musicstore.common.metrics import get_metrics
-from musicstore.common.versions import VersionedDatabase, VersionReader
+from musicstore.common.versions import VersionedDatabase, VersionReader, answer_at
 
 View = TypeVar("View", bound=Callable[..., Any])
 SIZE = 512  # answers per worker: the shop's pages, filters and albums that are asked for most
@@ -108,15 +108,8 @@ def cached(view: View) -> View:
         version = current_app.extensions["catalog_version"].read()
         if version is None:
             return view(*args, **kwargs)
-        key, outcomes = request.full_path, current_app.extensions["catalog_cache_requests"]
-        found = cache.get(key, version)
-        if found is not None:
-            outcomes.labels("hit").inc()
-            return Response(found.body, mimetype=found.mimetype)
-        outcomes.labels("miss").inc()
-        response = make_response(view(*args, **kwargs))
-        if response.status_code == 200 and not response.direct_passthrough and not session.modified:
-            cache.put(key, version, response.get_data(), response.mimetype or "application/octet-stream")
-        return response
+        outcomes = current_app.extensions["catalog_cache_requests"]
+        # An answer that touched the session (a flash message, a CSRF token) is this visitor's own: not kept.
+        return answer_at(version, cache, outcomes, lambda: view(*args, **kwargs), lambda _: not session.modified)
 
     return answer  # type: ignore[return-value]
