@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 
 from musicstore.common.db import get_database
 from musicstore.orders import create_app, prepare
 from musicstore.orders.list_cache import AnswerCache
 from musicstore.orders.settings import OrderSettings
 from tests.orders.conftest import ADMIN, SERVICE, line, order_body, order_settings, post_order
+from tests.support.sql import run_sql
 
 
 @pytest.fixture
@@ -29,14 +29,6 @@ def other(backend_settings: OrderSettings) -> Iterator[FlaskClient]:
     second = create_app(backend_settings, TESTING=True)
     yield second.test_client()
     get_database(second).dispose()
-
-
-def run_sql(app: Flask, statement: str) -> None:
-    """Change orders the way an operator would: SQL in a connection of its own, committed."""
-    engine = create_engine(app.config["SETTINGS"].database_url())
-    with engine.begin() as conn:
-        conn.execute(text(statement))
-    engine.dispose()
 
 
 def listed(client: FlaskClient, query: str = "") -> dict[str, Any]:

@@ -16,12 +16,13 @@ import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 
 from musicstore.common.db import get_database
 from musicstore.store import create_app
 from musicstore.store.cache import CatalogCache
 from tests.store.conftest import ADMIN, SERVICE, create_album, store_settings
+from tests.support.sql import run_sql
 
 THREADS = 8  # a gunicorn worker's request threads (WEB_THREADS)
 
@@ -51,14 +52,6 @@ def other(clean_store_db: str, data_dir: Path) -> Iterator[FlaskClient]:
     second = create_app(store_settings(clean_store_db, data_dir), TESTING=True, WTF_CSRF_ENABLED=False)
     yield second.test_client()
     get_database(second).dispose()
-
-
-def run_sql(app: Flask, statement: str) -> None:
-    """Change the catalog the way an operator would: SQL in a connection of its own, committed."""
-    engine = create_engine(app.config["SETTINGS"].database_url())
-    with engine.begin() as conn:
-        conn.execute(text(statement))
-    engine.dispose()
 
 
 def shop_price(client: FlaskClient, album_id: int) -> str:
