@@ -28,7 +28,7 @@ import signal
 import sys
 import tempfile
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 from musicstore.common.metric_files import MULTIPROC_DIR
 
@@ -71,13 +71,18 @@ def preload(names: list[str]) -> None:
                 raise  # a library a module needs is missing: as loud as it would be in the service
 
 
-def serve(service: dict[str, Any], output: int | None) -> None:
-    """In a forked child: become `musicstore serve SERVICE` with the service's environment; never returns."""
-    code: int = 1
+def serve(service: dict[str, Any], outputs: dict[str, int]) -> NoReturn:
+    """In a forked child: become `musicstore serve SERVICE` with the service's environment; never returns.
+
+    It ends as that command would, by SystemExit through the interpreter's own exit (atexit handlers run: the
+    tracing SDK flushes its last spans), in the service's master and in each of its workers alike."""
     try:
+        output = outputs.get(service["name"])
         if output is not None:
             os.dup2(output, 1)
             os.dup2(output, 2)
+        for fd in outputs.values():
+            os.close(fd)  # the other services' pipes end with their own processes, not with this one
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
@@ -86,16 +91,12 @@ def serve(service: dict[str, Any], output: int | None) -> None:
 
         local_config.settings.cache_clear()  # read again, with this service's environment
         code = cli.main(["serve", service["name"], "--bind", service["bind"]])
-    except SystemExit as exc:
-        if isinstance(exc.code, str):
-            print(exc.code, file=sys.stderr)
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except SystemExit:
+        raise
     except BaseException:  # whatever it is, it is printed and the child exits with 1
         traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)  # never back into this module's loop: it belongs to the parent
+        code = 1
+    raise SystemExit(code)
 
 
 def fork_services(services: list[dict[str, Any]], outputs: dict[str, int]) -> dict[int, str]:
@@ -107,7 +108,7 @@ def fork_services(services: list[dict[str, Any]], outputs: dict[str, int]) -> di
     for service in services:
         pid = os.fork()
         if pid == 0:
-            serve(service, outputs.get(service["name"]))
+            serve(service, outputs)
         children[pid] = service["name"]
     for fd in outputs.values():
         os.close(fd)  # the children hold them; the supervisor sees a pipe's end when its service is gone
@@ -154,13 +155,15 @@ def main() -> int:
     # then writes its files where its own environment says. Anything counted before a fork lands here.
     scratch = tempfile.mkdtemp(prefix="musicstore-zygote-metrics-")
     os.environ[MULTIPROC_DIR] = scratch
+    parent = os.getpid()
     try:
         preload(PRELOAD)
         gc.collect()
         gc.freeze()  # what is imported now stays shared: no collection in a child rewrites it
         children = fork_services(services, outputs)
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if os.getpid() == parent:  # a service's exit passes through here too, in its own process
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
     become_watcher(children, scratch)
     return 1  # pragma: no cover - become_watcher does not return
