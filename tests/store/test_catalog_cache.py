@@ -194,3 +194,19 @@ def test_a_worker_reading_the_version_from_all_its_threads_at_once_opens_no_conn
             barrier.reset()
             assert None not in list(pool.map(read_together, range(THREADS)))
     assert first_round <= THREADS and len(opened) == first_round  # kept, not closed and opened again
+
+
+def test_one_request_renews_an_answer_near_the_end_of_its_life_while_the_others_are_still_served_it() -> None:
+    cache, clock = CatalogCache(max_age=1.0), FakeClock()
+    cache.clock = clock
+    cache.put("/", 7, b"page", "text/html")
+    clock.now += 0.5
+    assert cache.get("/", 7) is not None  # young: served to everyone
+    clock.now += 0.35  # past RENEW_AFTER of its age
+    assert cache.get("/", 7) is None  # this request makes the next copy (no stampede of all threads at expiry)
+    assert [cache.get("/", 7) is not None for _ in range(5)] == [True] * 5  # the rest: the kept one, still < 1 s
+    clock.now += 0.15
+    assert cache.get("/", 7) is None  # a second old: never served, renewed or not
+    cache.put("/", 7, b"page again", "text/html")
+    found = cache.get("/", 7)
+    assert found is not None and found.body == b"page again"
