@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from musicstore.store import prepare
 from musicstore.store.seed import DEMO_ALBUMS
 from tests.store.conftest import ADMIN, store_settings
+
+pytestmark = pytest.mark.slow  # each draws the demo catalog's 58 covers (2-3 s); CI runs them
 
 
 def test_preparing_twice_seeds_the_demo_catalog_once(

@@ -11,7 +11,8 @@ from http.server import HTTPServer
 @contextmanager
 def serving(server: HTTPServer) -> Iterator[str]:
     """Serve in a thread; yield the base URL; shut down and close the socket after."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for serve_forever to look (half a second by default, in every test's teardown).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

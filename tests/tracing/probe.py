@@ -50,7 +50,8 @@ class FakeStore(BaseHTTPRequestHandler):
 def main(data_dir: Path) -> dict[str, Any]:
     """Serve the fake store, make the cart app, send one add-to-cart; what was seen."""
     server = HTTPServer(("127.0.0.1", 0), FakeStore)
-    threading.Thread(target=server.serve_forever, name="fake-store", daemon=True).start()
+    poll = {"poll_interval": 0.02}  # shutdown() waits for serve_forever to look
+    threading.Thread(target=server.serve_forever, kwargs=poll, name="fake-store", daemon=True).start()
     store_url = f"http://127.0.0.1:{server.server_port}"
 
     from musicstore.cart import create_app, prepare
