@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,3 +130,33 @@ def test_each_worker_runs_its_own_background_sweep_and_the_master_none(service: 
 
             eventually(_swept, timeout=15, interval=0.2)
         assert queries_counted(metrics, master, DB_NODE[service]) == 0
+
+
+def accepted_by(worker: psutil.Process, port: int) -> int:
+    """The connections to `port` that this worker process has accepted (a connection still in the listening
+    socket's queue belongs to no process)."""
+    return sum(1 for c in worker.net_connections("tcp") if c.laddr.port == port and c.status == "ESTABLISHED")
+
+
+@pytest.mark.slow
+def test_connections_a_busy_worker_cannot_serve_go_to_the_other_worker(tmp_path: Path) -> None:
+    # Each connection sends a request line and no end of headers: a thread takes it and waits for the rest.
+    with serve("orders", tmp_path, WEB_THREADS="3") as orders:
+        serving, port = live_workers(orders), int(orders.url.rpartition(":")[2])
+        held = []
+        try:
+            for opened in range(1, 7):
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+                held[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+
+                def _accepted(count: int = opened) -> None:
+                    assert sum(accepted_by(worker, port) for worker in serving) == count
+
+                eventually(_accepted, timeout=10)
+            assert sorted(accepted_by(worker, port) for worker in serving) == [3, 3]
+            for connection in held:
+                connection.sendall(b"\r\n")
+                assert connection.recv(100).startswith(b"HTTP/1.1 200")
+        finally:
+            for connection in held:
+                connection.close()
