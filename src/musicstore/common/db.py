@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, Response, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
+PING_AFTER_IDLE = 1.0  # seconds a pooled PostgreSQL connection may sit unused before it is checked again
 
 
 def utcnow() -> datetime:
@@ -57,10 +58,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # A server that is down or unreachable fails a request in seconds (503), not after the OS's TCP timeout.
-    connect_args = {"connect_timeout": 5}
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5, connect_args=connect_args, **kwargs
-    )
+    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 5} | kwargs
+    engine = create_engine(url, connect_args={"connect_timeout": 5}, **options)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection with a round trip before use only when it sat unused PING_AFTER_IDLE or longer.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout: a round trip to the server before each request's first
+    statement (a seventh of the store's reservation). A connection the server ended (a restart, an idle timeout)
+    is found before use once it has idled; one used within the last second is handed out as it is, and if the
+    server went away in that second its statement fails like any statement during an outage (503), and the pool
+    is made afresh.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)  # none on a new connection: just made, nothing to check
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("the pooled connection did not answer") from exc  # the pool connects anew
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
