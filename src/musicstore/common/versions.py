@@ -4,7 +4,9 @@ A cache of whole answers (the store's catalog, the order list) is served only wh
 triggers move in the same transaction as every change it covers still holds the number the answer was made at.
 The version is read at the start of every cached request: over a small pool of its own in autocommit mode (each
 read sees the latest commit), without a pre-ping or a reset on return, on the driver's own cursor, so one round
-trip. When it cannot be read (the database away, a schema not migrated this far), the caller answers uncached.
+trip, and shared by the worker's threads that ask at about the same time (musicstore.common.shared_read: never a
+read that began before the request). When it cannot be read (the database away, a schema not migrated this far),
+the caller answers uncached.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from sqlalchemy.exc import DBAPIError
 
 from musicstore.common.db import Database, database_node
 from musicstore.common.metrics import Metrics
+from musicstore.common.shared_read import SharedRead
 
-POOL_SIZE = 8
+# Reads are shared (at most two or three under way in a worker at once), so a few kept connections serve every
+# thread; more would be opened and closed again in a burst, and PostgreSQL starts a backend for each.
+POOL_SIZE = 3
 
 
 class VersionReader:
@@ -33,6 +38,7 @@ class VersionReader:
         self._engine: Engine | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self.read = SharedRead(self._read_now)
 
     def engine(self) -> Engine:
         """This process's pool: autocommit (each read sees the latest commit), no pre-ping, no reset on return."""
@@ -44,16 +50,14 @@ class VersionReader:
                 connect_args: dict[str, Any] = {"timeout": 15, "check_same_thread": False} if sqlite else {
                     "connect_timeout": 5
                 }  # fmt: skip
-                # As many kept connections as a worker has request threads (WEB_THREADS, 8): with fewer, every
-                # busy second opens and closes connections beyond them, and PostgreSQL starts a backend for each.
                 self._engine = create_engine(
                     self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=POOL_SIZE,
-                    max_overflow=POOL_SIZE, pool_timeout=1, connect_args=connect_args,
+                    max_overflow=8, pool_timeout=1, connect_args=connect_args,
                 )  # fmt: skip
                 self._pid = os.getpid()
             return self._engine
 
-    def read(self) -> int | None:
+    def _read_now(self) -> int | None:
         """The version now; None when it cannot be read: the request is then answered uncached."""
         engine = self.engine()
         driver_error = engine.dialect.loaded_dbapi.Error
