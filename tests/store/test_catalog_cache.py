@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from musicstore.common.db import get_database
+from musicstore.common.versions import POOL_SIZE
 from musicstore.store import create_app
 from musicstore.store.cache import CatalogCache
 from tests.store.conftest import ADMIN, SERVICE, create_album, store_settings
@@ -175,7 +176,7 @@ def test_the_cache_keeps_at_most_its_size_of_answers() -> None:
     assert cache.get("b", 2) is None  # another version of the catalog: not served
 
 
-def test_a_worker_reading_the_version_from_all_its_threads_at_once_opens_no_connection_after_the_first_round(
+def test_a_worker_reading_the_version_from_all_its_threads_at_once_opens_no_more_connections_than_it_keeps(
     app: Flask,
 ) -> None:
     reader = app.extensions["catalog_version"]
@@ -188,12 +189,11 @@ def test_a_worker_reading_the_version_from_all_its_threads_at_once_opens_no_conn
         return reader.read()
 
     with ThreadPoolExecutor(THREADS) as pool:
-        assert None not in list(pool.map(read_together, range(THREADS)))
-        first_round = len(opened)
-        for _ in range(5):
+        for _ in range(6):
             barrier.reset()
             assert None not in list(pool.map(read_together, range(THREADS)))
-    assert first_round <= THREADS and len(opened) == first_round  # kept, not closed and opened again
+    # the threads share reads, and the connections they used were kept, not closed and opened again
+    assert 1 <= len(opened) <= POOL_SIZE
 
 
 def test_one_request_renews_an_answer_near_the_end_of_its_life_while_the_others_are_still_served_it() -> None:

@@ -13,6 +13,7 @@ from musicstore.cart.openapi import cart_document
 from musicstore.cart.reconcile import SweepThread
 from musicstore.cart.settings import CartSettings
 from musicstore.common import background
+from musicstore.common.app import ServiceApp
 from musicstore.common.bulkhead import Bulkhead, init_bulkheads
 from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.faults import init_faults, not_ready_if_on
@@ -33,7 +34,7 @@ BUSY_CHECKOUTS = (
 def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     """Build the cart app from settings (read from the environment when not given)."""
     settings = settings or CartSettings()
-    app = Flask(__name__, static_url_path="/static/cart")
+    app = ServiceApp(__name__, static_url_path="/static/cart")
     # Own cookie name: on one host (localhost) every service's "session" cookie would collide.
     limiter = init_common(app, "cart", settings, extra=config)
     init_identity(app)

@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import unquote
 
 from flask import Flask, Response, current_app, g, request
@@ -127,6 +128,7 @@ class Metrics:
             buckets=DB_BUCKETS,
         )
         self._counters: dict[str, tuple[tuple[str, ...], Counter]] = {}
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self.faults = self.counter("faults_injected_total", "Faults injected, by flag", ("flag",))
 
     def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
@@ -162,15 +164,25 @@ class Metrics:
         app.add_url_rule("/metrics", "metrics", _serve_metrics)
 
     def _observe(self, response: Response) -> Response:
-        endpoint = request.url_rule.rule if request.url_rule else UNMATCHED
-        method = method_label(request.method)
-        caller = caller_label(request.headers.get("User-Agent", ""))
-        synthetic = synthetic_label(request.headers.getlist("baggage"))
+        served = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not six
+        endpoint = served.url_rule.rule if served.url_rule else UNMATCHED
+        method = method_label(served.method)
+        caller = caller_label(served.headers.get("User-Agent", ""))
+        synthetic = synthetic_label(served.headers.getlist("baggage"))
         started = g.get("request_started")
         if started is not None:
-            self.latency.labels(method, endpoint, caller).observe(time.perf_counter() - started)
-        self.requests.labels(method, endpoint, str(response.status_code), caller, synthetic).inc()
+            self._series(self.latency, method, endpoint, caller).observe(time.perf_counter() - started)
+        self._series(self.requests, method, endpoint, str(response.status_code), caller, synthetic).inc()
         return response
+
+    def _series(self, metric: Any, *values: str) -> Any:
+        """The metric's child for these label values, kept (their set is bounded: see the label functions):
+        prometheus-client's labels() checks and locks on every call."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
 
 def _start_timer() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -49,7 +50,7 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     csrf.init_app(app)
     Metrics(service).init_app(app)
     app.register_blueprint(ui)
-    app.after_request(_security_headers)
+    app.after_request(_add_security_headers(security_headers(settings)))
     app.before_request(_to_the_public_loopback_name)
     app.context_processor(lambda: _template_context(settings))
     limiter = Limiter(
@@ -143,22 +144,38 @@ def _template_context(settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
-def _security_headers(response: Response) -> Response:
-    """CSP, nosniff, framing and referrer rules on every answer; no-store on pages with private data."""
-    settings: ServiceSettings = current_app.config["SETTINGS"]
+def security_headers(settings: ServiceSettings) -> tuple[tuple[str, str], ...]:
+    """The headers every answer of a service carries (made once: the public URLs do not change while it runs)."""
     forms = " ".join(sorted({settings.STORE_PUBLIC_URL, settings.CART_PUBLIC_URL, settings.ORDER_PUBLIC_URL}))
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        # Covers are served by the store and shown on the cart's pages too.
-        f"default-src 'self'; img-src 'self' data: {settings.STORE_PUBLIC_URL}; style-src 'self'; script-src 'self'; "
-        f"form-action 'self' {forms}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    return (
+        (
+            "Content-Security-Policy",
+            # Covers are served by the store and shown on the cart's pages too.
+            f"default-src 'self'; img-src 'self' data: {settings.STORE_PUBLIC_URL}; style-src 'self'; "
+            f"script-src 'self'; form-action 'self' {forms}; frame-ancestors 'none'; base-uri 'none'; "
+            "object-src 'none'",
+        ),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
     )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if response.mimetype == "text/html" and _page_is_private():
-        response.headers["Cache-Control"] = "no-store"
-    return response
+
+
+def _add_security_headers(fixed: tuple[tuple[str, str], ...]) -> Callable[[Response], Response]:
+    """The after-request hook that puts these headers on every answer (one a view set itself stays)."""
+
+    def _security_headers(response: Response) -> Response:
+        """CSP, nosniff, framing and referrer rules on every answer; no-store on pages with private data."""
+        headers = response.headers
+        present = {name.lower() for name, _value in headers.items()}
+        for name, value in fixed:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if response.mimetype == "text/html" and _page_is_private():
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    return _security_headers
 
 
 def _page_is_private() -> bool:

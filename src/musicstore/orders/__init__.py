@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from musicstore.common.app import ServiceApp
 from musicstore.common.db import Database, private_sqlite_file
 from musicstore.common.faults import init_faults
 from musicstore.common.health import health_blueprint
@@ -26,7 +27,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: OrderSettings | None = None, **config: object) -> Flask:
     """Build the order app from settings (read from the environment when not given)."""
     settings = settings or OrderSettings()
-    app = Flask(__name__, static_url_path="/static/orders")
+    app = ServiceApp(__name__, static_url_path="/static/orders")
     limiter = init_common(app, "orders", settings, extra=config)
     database = VersionedDatabase(settings.database_url())
     database.init_app(app)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from musicstore.common.app import ServiceApp
 from musicstore.common.db import Database
 from musicstore.common.faults import api_faults, init_faults
 from musicstore.common.health import health_blueprint
@@ -29,7 +30,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: StoreSettings | None = None, **config: object) -> Flask:
     """Build the store app from settings (read from the environment when not given)."""
     settings = settings or StoreSettings()
-    app = Flask(__name__)
+    app = ServiceApp(__name__)
     limiter = init_common(app, "store", settings, extra=config)
     database = VersionedDatabase(settings.database_url())
     database.init_app(app)
