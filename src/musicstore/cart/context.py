@@ -130,7 +130,11 @@ def priced_cart(
     if not cart_id:
         return PricedCart([], [])
     database = get_database(current_app)
-    lines = cart_lines(database.session, cart_id) if lines is None else lines
+    if lines is None:
+        # A connection of its own: the request's ORM session would be begun, closed and rolled back for this one
+        # read. Nothing is left uncommitted in that session outside database.transaction(), so both see the same.
+        with database.engine.connect() as connection:
+            lines = cart_lines(connection, cart_id)
     if known is None or not set(lines) <= set(known):
         known = store_albums(list(lines)) if lines else {}
     priced = price_lines(lines, known)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from musicstore.cart.models import Cart, CartItem
 from musicstore.common.db import utcnow
 
+_ITEMS = CartItem.__table__.c
+# Built once, of the table's columns, so it runs as plain Core: the ORM's statement, built, keyed and compiled for
+# the ORM on every call, read three lines in 0.43-0.64 ms with the request's session; this one on a connection of its
+# own (the cart page's) in 0.14-0.19 ms, in process (#16).
+LINES = select(_ITEMS.album_id, _ITEMS.quantity).where(_ITEMS.cart_id == bindparam("cart_id")).order_by(_ITEMS.added_at)
 
-def cart_lines(session: Session, cart_id: str) -> dict[int, int]:
-    """The cart's quantities by album id, oldest line first."""
-    rows = session.execute(
-        select(CartItem.album_id, CartItem.quantity).where(CartItem.cart_id == cart_id).order_by(CartItem.added_at)
-    )
-    return {album_id: quantity for album_id, quantity in rows}
+
+def cart_lines(db: Session | Connection, cart_id: str) -> dict[int, int]:
+    """The cart's quantities by album id, oldest line first (in a session's transaction, or on a connection)."""
+    return {album_id: quantity for album_id, quantity in db.execute(LINES, {"cart_id": cart_id})}
 
 
 def line_quantity(session: Session, cart_id: str, album_id: int) -> int:
