@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 
 SYSTEM_USER = "musicstore-pg"
 
+# A small demo server's settings (#16: the idle stack's memory). Each backend and the postmaster touch
+# bookkeeping sized by shared_buffers (128 MB by default: about 8 MB of the server's PSS at idle against 32 MB);
+# the demo catalog and the tests' databases are a few MB, so 32 MB still holds them whole. PostgreSQL 18's
+# default I/O method starts three I/O worker processes; `sync` reads in the backend itself, as PostgreSQL 17
+# did. JIT compiles only very expensive queries, and loading LLVM into a backend costs tens of MB.
+SMALL_SERVER = ("shared_buffers=32MB", "io_method=sync", "jit=off")
+
 
 def pg_bin(name: str) -> Path:
     """The path of one of the wheel's PostgreSQL programs (found without importing its Python layer)."""
@@ -128,6 +135,7 @@ class EmbeddedPostgres:
             "logging_collector=off",
             "-c",
             "log_min_messages=warning",
+            *(arg for setting in SMALL_SERVER for arg in ("-c", setting)),
         ]
 
     def stop(self, timeout: float = 30.0) -> None:

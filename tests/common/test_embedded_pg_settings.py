@@ -1,0 +1,22 @@
+"""The embedded PostgreSQL runs with a small demo server's settings (#16: the idle stack's memory)."""
+
+from __future__ import annotations
+
+import pytest
+
+from musicstore.common.embedded_pg import EmbeddedPostgres
+
+
+@pytest.mark.parametrize(("setting", "value"), [("shared_buffers", "32MB"), ("io_method", "sync"), ("jit", "off")])
+def test_the_embedded_server_runs_with_the_small_server_settings(
+    pg_server: EmbeddedPostgres, setting: str, value: str
+) -> None:
+    with pg_server._connect("postgres") as connection:
+        shown = connection.execute(f"SHOW {setting}").fetchone()
+    assert shown == (value,)
+
+
+def test_the_embedded_server_starts_no_io_worker_processes(pg_server: EmbeddedPostgres) -> None:
+    with pg_server._connect("postgres") as connection:
+        found = connection.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'io worker'").fetchone()
+    assert found == (0,)
