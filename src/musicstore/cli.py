@@ -8,7 +8,9 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import sys
+import traceback
 from pathlib import Path
 
 from musicstore import local_config
@@ -46,6 +48,51 @@ def service_settings(service: str, overrides: dict[str, str] | None = None) -> S
 def prepare(service: str, overrides: dict[str, str] | None = None) -> None:
     """Apply a service's migrations (and, for the store, seed the demo catalog once)."""
     importlib.import_module(f"musicstore.{service}").prepare(service_settings(service, overrides))
+
+
+def prepare_apart(service: str) -> None:
+    """Prepare a service (`prepare`) in a child process that exits when done, and wait for it.
+
+    The preparation (the database check, migrations, the store's demo catalog with an ORM session and Pillow)
+    writes 5-20 MB of memory nothing serving needs again. Done in this process, gunicorn's master, which runs
+    here next, would keep it, and so would every worker forked from it. A stop signal meanwhile is passed on
+    to the child; a failure (printed by the child) ends this process with the child's exit code."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(_prepare_in_child(service))
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda sig, _frame: os.kill(pid, sig)) for sig in stops}
+    try:
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if -code in stops:
+        signal.raise_signal(-code)  # stopped while preparing: this process stops the same way
+    if code != 0:
+        raise SystemExit(code)
+
+
+def _prepare_in_child(service: str) -> int:
+    """The child's part of prepare_apart: its exit code (it leaves by os._exit: nothing of its parent's runs)."""
+    code = 1
+    try:
+        prepare(service)
+        code = 0
+    except SystemExit as exc:  # as sys.exit would end it: None is success, a message is printed and fails
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return code
 
 
 def gunicorn_command(service: str, bind: str) -> list[str]:
@@ -96,7 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         configure_logging(args.service, settings.LOG_FORMAT, settings.LOG_LEVEL)
         logging.getLogger().handlers[0].addFilter(_QuietMigrations())
         log.info("preparing %s (migrations%s)", args.service, ", demo catalog" if args.service == "store" else "")
-        prepare(args.service)
+        prepare_apart(args.service)
     bind = args.bind or f"0.0.0.0:{local_config.serve_port(args.service)}"
     command = gunicorn_command(args.service, bind)
     if metrics_given:
