@@ -3,16 +3,19 @@ reported with the child's own words, everything stopped."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psutil
+import pytest
 
 from musicstore.common.embedded_pg import free_port
-from musicstore.supervisor import OUTPUTS_VARIABLE, PLAN_VARIABLE
+from musicstore.supervisor import OUTPUTS_VARIABLE, PLAN_VARIABLE, answers_200
 
 
 def run_plan(plan: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -121,3 +124,27 @@ def test_a_child_that_runs_several_processes_gets_a_pipe_for_each_and_their_line
     assert {"alpha   | alpha here", "beta    | beta here", "both    | parent here ['alpha', 'beta']"} <= set(lines)
     assert "up      | all answered" in lines  # beta's readiness was checked, though no child is called beta
     assert "up      | stopped because both exited with code 0" in lines
+
+
+@pytest.mark.parametrize(("status", "ready"), [(200, True), (503, False), (302, False)])
+def test_a_readiness_url_is_ready_only_when_it_answers_200(status: int, ready: bool) -> None:
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        assert answers_200(f"http://127.0.0.1:{server.server_port}/healthz") is ready
+    finally:
+        thread.join(5)
+        server.server_close()
+
+
+def test_a_readiness_url_where_nothing_listens_is_not_ready() -> None:
+    assert answers_200(f"http://127.0.0.1:{free_port()}/healthz") is False
