@@ -11,7 +11,6 @@ from typing import Any
 
 import gevent
 from locust.exception import StopUser
-from PIL import Image, ImageDraw
 
 from musicstore.traffic import verify
 from musicstore.traffic.catalog import random_page
@@ -37,6 +36,9 @@ def csrf_token(html: str) -> str:
 
 def generated_cover() -> bytes:
     """A small PNG cover: two colours and a circle, like the demo catalog's."""
+    # Pillow (2-3 MB of the traffic UI's memory) is loaded by the first admin, not by an idle UI (#16).
+    from PIL import Image, ImageDraw
+
     rng = random.Random()
     image = Image.new("RGB", (240, 240), tuple(rng.randrange(256) for _ in range(3)))
     draw = ImageDraw.Draw(image)
