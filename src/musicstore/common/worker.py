@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
+
+BUSY_GRACE = 0.01  # seconds a worker with every thread busy leaves new connections to the others
 
 
 def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
@@ -31,18 +34,20 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 
 
 class JsonErrorWorker(ThreadWorker):
-    """gunicorn's gthread worker whose own error answers are JSON, and which takes a new connection only while it
-    has a thread free for it.
+    """gunicorn's gthread worker whose own error answers are JSON, and which leaves a new connection to another
+    worker for a moment while every thread of its own is busy.
 
     Every worker of a service waits on the same listening socket, and whichever wakes first accepts: gthread's
     takes every connection that is waiting, so one worker would take all of a client's kept-alive connections
     (a load generator's, a proxy's) and serve them on one core while the other workers idle (measured: the
     album API at 555 requests/s on one worker of two, 1,270 spread over both). A worker with every thread busy
-    leaves new connections to the others; one with a thread free takes the next. A worker that is stopped
-    takes none, as before, so the others keep serving.
+    stops listening for BUSY_GRACE, so a worker with a thread free takes the connection; after it, the busy
+    worker takes one too (then waits again), so when every worker is busy no connection waits unaccepted for
+    long: it queues for a thread as under gthread. A worker that is stopped takes none, as before.
     """
 
     in_flight = 0  # requests handed to the thread pool and not yet finished (counted on the main thread)
+    busy_since = 0.0  # when this worker last stopped listening because every thread was busy
 
     def init_process(self) -> None:
         """Use the JSON error writer in this worker process, then run as gthread does."""
@@ -50,11 +55,21 @@ class JsonErrorWorker(ThreadWorker):
         super().init_process()
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        """Take new connections only while running with a thread free (gthread asks on every turn of its loop)."""
-        super().set_accept_enabled(enabled and self.alive and self.in_flight < self.cfg.threads)
+        """Take new connections while running, unless every thread is busy and the grace has not passed (gthread
+        asks on every turn of its loop, which turns whenever a request finishes)."""
+        super().set_accept_enabled(enabled and self.alive and self._may_take())
+
+    def _may_take(self) -> bool:
+        if self.in_flight < self.cfg.threads:
+            return True
+        now = time.monotonic()
+        if self._accepting:  # it was listening: a busy spell begins, idle workers go first for the grace
+            self.busy_since = now
+            return False
+        return now - self.busy_since >= BUSY_GRACE
 
     def enqueue_req(self, conn: Any) -> None:
-        """Hand a request to a thread; with none left free, stop taking connections."""
+        """Hand a request to a thread; with none left free, stop taking connections for a moment."""
         self.in_flight += 1
         super().enqueue_req(conn)
         self._accept_if_free()
