@@ -88,8 +88,13 @@ def init_process(service: str) -> _Process:
         if _process is None:
             propagate.set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()]))
             provider = _sdk_provider(service) if tracing_enabled() else None
+            # No dependency check: it reads every installed distribution's metadata (1-3 MB kept in each serving
+            # process), and the lock file already pins requests to a version the instrumentation supports.
             RequestsInstrumentor().instrument(
-                tracer_provider=provider, excluded_urls=UNTRACED_URLS, response_hook=_redact_client_span
+                tracer_provider=provider,
+                excluded_urls=UNTRACED_URLS,
+                response_hook=_redact_client_span,
+                skip_dep_check=True,
             )
             _process = _Process(service, provider)
         return _process
