@@ -38,24 +38,42 @@ class Supervisor:
         self.failed: str | None = None
         self._lock = threading.Lock()
         self._width = 8
+        self._tty = sys.stdout.isatty()
 
     def prefix(self, name: str) -> str:
         """The coloured `name |` printed before each of a process's lines."""
-        colour = COLOURS[hash(name) % len(COLOURS)] if sys.stdout.isatty() else ""
+        colour = COLOURS[hash(name) % len(COLOURS)] if self._tty else ""
         return f"{colour}{name:<{self._width}}|{RESET if colour else ''} "
 
     def say(self, name: str, line: str) -> None:
         """Print one line under a name."""
+        self.say_all(name, [line])
+
+    def say_all(self, name: str, lines: list[str]) -> None:
+        """Print lines under a name, in one write."""
+        prefix = self.prefix(name)
+        text = "".join(prefix + line.rstrip("\n") + "\n" for line in lines)
         with self._lock:
-            sys.stdout.write(self.prefix(name) + line.rstrip("\n") + "\n")
+            sys.stdout.write(text)
             sys.stdout.flush()
 
     def pipe(self, name: str, stream: IO[bytes]) -> None:
-        """Copy a stream to the terminal, line by line, in a thread."""
+        """Copy a stream to the terminal in a thread: every whole line that has arrived, in one write.
+
+        A busy service writes a line per request (its access log): copied one at a time, each line cost the
+        supervisor a wake-up, a read and a write of its own; taken together, whatever arrived while it printed
+        the last lines goes out at once.
+        """
 
         def _copy() -> None:
-            for raw in iter(stream.readline, b""):
-                self.say(name, raw.decode(errors="replace"))
+            pending = b""
+            while chunk := _read_some(stream):
+                *lines, pending = (pending + chunk).split(b"\n")
+                if lines:
+                    self.say_all(name, [line.decode(errors="replace") for line in lines])
+            if pending:
+                self.say(name, pending.decode(errors="replace"))
+            stream.close()
 
         threading.Thread(target=_copy, daemon=True, name=f"log-{name}").start()
 
@@ -140,6 +158,12 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)  # its own session: the browsers it started too
                 process.wait(timeout)
+
+
+def _read_some(stream: IO[bytes]) -> bytes:
+    """What the stream has now (at least a byte, waiting for one), or b"" at its end."""
+    read1 = getattr(stream, "read1", None)
+    return read1(65536) if read1 is not None else stream.read(1)
 
 
 def answers_200(url: str, timeout: float = 2.0) -> bool:

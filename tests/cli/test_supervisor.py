@@ -15,7 +15,8 @@ import psutil
 import pytest
 
 from musicstore.common.embedded_pg import free_port
-from musicstore.supervisor import OUTPUTS_VARIABLE, PLAN_VARIABLE, answers_200
+from musicstore.supervisor import OUTPUTS_VARIABLE, PLAN_VARIABLE, Supervisor, answers_200
+from tests.support.waiting import eventually
 
 
 def run_plan(plan: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -148,3 +149,22 @@ def test_a_readiness_url_is_ready_only_when_it_answers_200(status: int, ready: b
 
 def test_a_readiness_url_where_nothing_listens_is_not_ready() -> None:
     assert answers_200(f"http://127.0.0.1:{free_port()}/healthz") is False
+
+
+def test_a_childs_lines_come_whole_under_its_name_however_they_arrive(capsys: pytest.CaptureFixture[str]) -> None:
+    read, write = os.pipe()
+    supervisor = Supervisor()
+    supervisor.pipe("store", os.fdopen(read, "rb"))
+    os.write(write, b"first\nsecond\nthi")  # two lines and the start of a third at once
+    os.write(write, b"rd\nno newline at the end")
+    os.close(write)
+    printed: list[str] = []
+
+    def _all_printed() -> None:
+        printed.extend(capsys.readouterr().out.splitlines())
+        assert len(printed) == 4
+
+    eventually(_all_printed, timeout=10)
+    assert printed == [
+        supervisor.prefix("store") + line for line in ("first", "second", "third", "no newline at the end")
+    ]
