@@ -138,17 +138,25 @@ def accepted_by(worker: psutil.Process, port: int) -> int:
     return sum(1 for c in worker.net_connections("tcp") if c.laddr.port == port and c.status == "ESTABLISHED")
 
 
-def hold(port: int, held: list[socket.socket], count: int, serving: list[psutil.Process]) -> None:
-    """Open `count` more connections one by one, each sending a request line and no end of headers (a thread
-    takes it and waits for the rest), each accepted by a worker before the next is opened."""
-    for _ in range(count):
-        held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
-        held[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+@contextmanager
+def holding(orders: LiveService, count: int) -> Iterator[tuple[list[socket.socket], list[psutil.Process], int]]:
+    """`count` connections opened one by one, each sending a request line and no end of headers (a thread takes it
+    and waits for the rest), each accepted by a worker before the next is opened; closed after the block."""
+    serving, port = live_workers(orders), int(orders.url.rpartition(":")[2])
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            held[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
 
-        def _accepted(total: int = len(held)) -> None:
-            assert sum(accepted_by(worker, port) for worker in serving) == total
+            def _accepted(total: int = len(held)) -> None:
+                assert sum(accepted_by(worker, port) for worker in serving) == total
 
-        eventually(_accepted, timeout=10)
+            eventually(_accepted, timeout=10)
+        yield held, serving, port
+    finally:
+        for connection in held:
+            connection.close()
 
 
 def finish(held: list[socket.socket]) -> None:
@@ -160,26 +168,13 @@ def finish(held: list[socket.socket]) -> None:
 
 @pytest.mark.slow
 def test_connections_a_busy_worker_cannot_serve_go_to_the_other_worker(tmp_path: Path) -> None:
-    with serve("orders", tmp_path, WEB_THREADS="3") as orders:
-        serving, port = live_workers(orders), int(orders.url.rpartition(":")[2])
-        held: list[socket.socket] = []
-        try:
-            hold(port, held, 6, serving)
-            assert sorted(accepted_by(worker, port) for worker in serving) == [3, 3]
-            finish(held)
-        finally:
-            for connection in held:
-                connection.close()
+    with serve("orders", tmp_path, WEB_THREADS="3") as orders, holding(orders, 6) as (held, serving, port):
+        assert sorted(accepted_by(worker, port) for worker in serving) == [3, 3]
+        finish(held)
 
 
 @pytest.mark.slow
 def test_with_every_thread_of_every_worker_busy_new_connections_are_still_taken_and_served(tmp_path: Path) -> None:
-    with serve("orders", tmp_path, WEB_THREADS="2") as orders:
-        serving, port = live_workers(orders), int(orders.url.rpartition(":")[2])
-        held: list[socket.socket] = []
-        try:
-            hold(port, held, 4 + 3, serving)  # every thread busy, then three more wait for one
-            finish(held)
-        finally:
-            for connection in held:
-                connection.close()
+    # two workers of two threads: every thread busy, then three more connections wait for one
+    with serve("orders", tmp_path, WEB_THREADS="2") as orders, holding(orders, 4 + 3) as (held, _serving, _port):
+        finish(held)
