@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import MetaData, create_engine, pool, text
+from sqlalchemy import MetaData, create_engine, inspect, pool, text
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ def at_head(script_location: Path, url: str) -> bool:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False  # a new database: asked first, so the server logs no failed statement at a first start
             found = list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except SQLAlchemyError:
         return False
