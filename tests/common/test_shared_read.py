@@ -27,10 +27,11 @@ class Reads:
 
     def let(self, number: int) -> None:
         """Let the read begun as `number` answer."""
-        eventually(lambda: self._begun(number), timeout=10)
+        eventually(lambda: self.assert_begun(number), timeout=10)
         self.release[number - 1].set()
 
-    def _begun(self, number: int) -> None:
+    def assert_begun(self, number: int) -> None:
+        """Fails until `number` reads have begun."""
         assert self.begun >= number
 
 
@@ -48,14 +49,22 @@ def test_a_thread_alone_reads_at_once() -> None:
         assert answer.result(timeout=10) == 1
 
 
+def asking_during_the_first_read(
+    pool: ThreadPoolExecutor, shared: SharedRead[int], reads: Reads, count: int
+) -> tuple[Future[int | None], list[Future[int | None]]]:
+    """One thread's read under way, then `count` threads asking meanwhile (waiting for the next read)."""
+    first = pool.submit(shared)
+    eventually(lambda: reads.assert_begun(1), timeout=10)
+    later = [pool.submit(shared) for _ in range(count)]
+    eventually(lambda: waiting(shared, count), timeout=10)
+    return first, later
+
+
 def test_threads_asking_while_a_read_is_under_way_share_the_next_read_not_that_one() -> None:
     reads = Reads()
     shared = SharedRead(reads)
     with ThreadPoolExecutor(6) as pool:
-        first = pool.submit(shared)
-        eventually(lambda: reads._begun(1), timeout=10)
-        later: list[Future[int | None]] = [pool.submit(shared) for _ in range(5)]
-        eventually(lambda: waiting(shared, 5), timeout=10)
+        first, later = asking_during_the_first_read(pool, shared, reads, 5)
         # none of them takes the read that began before they asked, nor begins its own while it is under way
         reads.let(1)
         assert first.result(timeout=10) == 1
@@ -85,10 +94,7 @@ def test_a_read_that_raises_fails_only_its_own_thread_and_the_next_read_goes_on(
     reads = BreakingFirst()
     shared = SharedRead(reads)
     with ThreadPoolExecutor(3) as pool:
-        first = pool.submit(shared)
-        eventually(lambda: reads._begun(1), timeout=10)
-        later = [pool.submit(shared) for _ in range(2)]
-        eventually(lambda: waiting(shared, 2), timeout=10)
+        first, later = asking_during_the_first_read(pool, shared, reads, 2)
         reads.let(1)
         assert isinstance(first.exception(timeout=10), RuntimeError)
         reads.let(2)
