@@ -43,7 +43,7 @@ class JsonErrorWorker(ThreadWorker):
     Every worker of a service waits on the same listening socket, and whichever wakes first accepts: gthread's
     takes every connection that is waiting, so one worker would take all of a client's kept-alive connections
     (a load generator's, a proxy's) and serve them on one core while the other workers idle (measured: the
-    album API at 555 requests/s on one worker of two, 1,270 spread over both). A worker with every thread busy
+    album API at 555 requests/s on one worker of two, 1,094-1,174 spread over both). A worker with every thread busy
     stops listening for BUSY_GRACE, so a worker with a thread free takes the connection; after it, the busy
     worker takes one too (then waits again), so when every worker is busy no connection waits unaccepted for
     long: it queues for a thread as under gthread. A worker that is stopped takes none, as before.
