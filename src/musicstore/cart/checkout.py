@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,8 @@ from musicstore.cart.attempts import (
     abandoned,
     claim_cart,
     move,
+    new_attempt,
+    record,
     reservation_id_for,
 )
 from musicstore.cart.clients import PlacedOrder, StockUnavailable, TotalChanged
@@ -115,15 +117,11 @@ class Checkout:
     def _start(self, cart_id: str, key: str) -> tuple[CheckoutAttempt, dict[int, int]] | CheckoutAttempt:
         """Record the attempt as pending, then claim the cart, together; the attempt and the cart's lines when this
         request now owns the checkout, else the attempt of this key that an earlier submit recorded."""
+        attempt = new_attempt(key, cart_id, self._deadline())
         try:
-            with self.reconciler.sessions() as session:
-                attempt = CheckoutAttempt(
-                    key=key, cart_id=cart_id, status=PENDING, attempt=1, deadline=self._deadline()
-                )
-                session.add(attempt)
-                session.flush()  # a known key (a repeat, or a concurrent submit) stops here, before the cart
-                lines = claim_cart(session, cart_id, key, self.stale_after)
-                session.commit()
+            with self.reconciler.engine.begin() as connection:
+                record(connection, attempt)  # a known key (a repeat, a concurrent submit) stops here, before the cart
+                lines = claim_cart(connection, cart_id, key, self.stale_after)
             return attempt, lines
         except IntegrityError:
             found = self.reconciler.load(key)
@@ -168,12 +166,10 @@ class Checkout:
 
     def _take_over(self, attempt: CheckoutAttempt) -> dict[int, int] | None:
         """Own an interrupted attempt and its cart; the cart's lines, or None when another request took it."""
-        with self.reconciler.sessions() as session:
-            if not move(session, attempt, PENDING, deadline=self._deadline()):
+        with self.reconciler.engine.begin() as connection:
+            if not move(connection, attempt, PENDING, deadline=self._deadline()):
                 return None
-            lines = claim_cart(session, attempt.cart_id, attempt.key, self.stale_after)
-            session.commit()
-        return lines
+            return claim_cart(connection, attempt.cart_id, attempt.key, self.stale_after)
 
     def _retry(
         self,
@@ -347,7 +343,7 @@ class Checkout:
             )
         return CheckoutOutcome(key=attempt.key, status=202)
 
-    def _deadline(self) -> Any:
+    def _deadline(self) -> datetime:
         return utcnow() + self._budget
 
     def _load(self, key: str) -> CheckoutAttempt:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from musicstore.cart.attempts import SETTLING, abandoned, free_cart, move, order_call_over, reservation_id_for
@@ -43,6 +43,12 @@ class Reconciler:
     store: StoreClient
     orders: OrdersClient
     lookup_seconds: float = 2.0
+
+    @property
+    def engine(self) -> Engine:
+        """The cart database's engine, for the checkout's prebuilt statements (musicstore.cart.attempts)."""
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
 
     def load(self, key: str) -> CheckoutAttempt | None:
         """The attempt of this key as it is now."""
@@ -81,11 +87,11 @@ class Reconciler:
             "error": None,
             "error_status": None,
         }
-        with self.sessions.begin() as session:
-            moved = move(session, attempt, COMPLETED, **outcome)
+        with self.engine.begin() as connection:
+            moved = move(connection, attempt, COMPLETED, **outcome)
             if moved:
-                freed = free_cart(session, attempt.cart_id, attempt.key)
-                remove_ordered(session, attempt.cart_id, order.quantities, locked=freed)
+                freed = free_cart(connection, attempt.cart_id, attempt.key)
+                remove_ordered(connection, attempt.cart_id, order.quantities, locked=freed)
         if not moved:
             return self._reloaded(attempt)  # another request or the reconciler settled it first
         log.info("checkout %s: order %s placed for %s", attempt.key, order.order_number, money(order.total))
@@ -110,9 +116,9 @@ class Reconciler:
         self, attempt: CheckoutAttempt, to: str, status: int, message: str, *, release_owed: bool = False
     ) -> CheckoutAttempt:
         """Record a failure and free the cart."""
-        with self.sessions.begin() as session:
-            if move(session, attempt, to, error=message, error_status=status, release_owed=release_owed):
-                free_cart(session, attempt.cart_id, attempt.key)
+        with self.engine.begin() as connection:
+            if move(connection, attempt, to, error=message, error_status=status, release_owed=release_owed):
+                free_cart(connection, attempt.cart_id, attempt.key)
         return self._reloaded(attempt)
 
     def release(self, key: str, number: int) -> bool:
@@ -179,8 +185,8 @@ class Reconciler:
     def _hold(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
         """Keep the reservation and wait: the attempt is (or stays) unknown."""
         if attempt.status == PENDING:
-            with self.sessions.begin() as session:
-                move(session, attempt, UNKNOWN)
+            with self.engine.begin() as connection:
+                move(connection, attempt, UNKNOWN)
         return self._reloaded(attempt)
 
     def _reloaded(self, attempt: CheckoutAttempt) -> CheckoutAttempt:
