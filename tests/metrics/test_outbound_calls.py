@@ -17,7 +17,6 @@ from musicstore.common.db import get_database
 from musicstore.common.embedded_pg import free_port
 from musicstore.common.http import DownstreamRejected, DownstreamUnavailable, route_template
 from musicstore.common.metrics import Metrics
-from musicstore.orders.return_worker import StockReturnWorker
 from tests.cart.conftest import cart_settings
 from tests.metrics.conftest import samples, value
 from tests.metrics.peer import Peer, running_peer
@@ -125,9 +124,9 @@ def test_the_order_services_stock_returns_name_it_and_count_on_its_metrics(
     orders_app: Flask, peer: tuple[Peer, str]
 ) -> None:
     fake, url = peer
-    worker: StockReturnWorker = orders_app.extensions["stock_returns"]
-    worker.store.base_url = url
-    worker.store.return_stock("r-3")
+    wired = orders_app.extensions["stock_returns"].store  # its connection pool is for the configured store
+    store = type(wired)(url, timeout=wired.timeout, token="t", metrics=wired.metrics)
+    store.return_stock("r-3")
     assert fake.user_agents == ["musicstore-orders"]
     text = orders_app.test_client().get("/metrics").get_data(as_text=True)
     found = samples(text, "http_client_requests_total")

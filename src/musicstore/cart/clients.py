@@ -110,7 +110,7 @@ class PlacedOrder:
 # The catalog is public (GET /api/album*): the cart reads it without its token, so the store may answer from its
 # catalog cache, which never serves a price or an album after a change's commit; only stock may be up to
 # CATALOG_CACHE_SECONDS old there, and the reservation, which does carry the token, decides.
-PUBLIC_READ: dict[str, Any] = {"Authorization": None}  # requests drops a header set to None from the session's
+PUBLIC_READ: dict[str, str | None] = {"Authorization": None}  # a header set to None is dropped from the client's
 
 
 class StoreClient(ServiceClient):

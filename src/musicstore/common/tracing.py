@@ -5,16 +5,17 @@ asks for it:
 
 - Tracing on, when OTEL_EXPORTER_OTLP_ENDPOINT is set (and OTEL_SDK_DISABLED is not true): the SDK's
   TracerProvider named `musicstore-<service>`, a BatchSpanProcessor exporting over OTLP/HTTP (the exporter reads
-  the other OTEL_EXPORTER_OTLP_* variables, the processor OTEL_BSP_*), and the official Flask, requests and
-  SQLAlchemy instrumentations. Health checks and metric scrapes make no spans; a database query makes one only
+  the other OTEL_EXPORTER_OTLP_* variables, the processor OTEL_BSP_*), and the official Flask, requests, urllib3
+  and SQLAlchemy instrumentations. Health checks and metric scrapes make no spans; a database query makes one only
   inside a traced request (the cart's and the order service's background sweeps would otherwise fill the
   backend with one-query traces).
 - Tracing off, the default: the SDK is not even imported, and no span is made, kept or sent, and no thread
   started. The OpenTelemetry API's own no-op provider stays, and propagation still works: a small WSGI
-  middleware makes the caller's traceparent and baggage the current context of each request, and the requests
-  instrumentation injects the current context into every outbound call (the API's no-op tracer passes its
-  parent's span context on). A request that arrived with a traceparent hands the same trace id, parent span id
-  and sampled flag to the services it calls, so a service further on that does trace joins the caller's trace.
+  middleware makes the caller's traceparent and baggage the current context of each request, and the current
+  context goes into every outbound call: common/http.py injects it into the calls between services, the requests
+  instrumentation into the traffic generator's (the API's no-op tracer passes its parent's span context on). A
+  request that arrived with a traceparent hands the same trace id, parent span id and sampled flag to the
+  services it calls, so a service further on that does trace joins the caller's trace.
 
 Under gunicorn the app is preloaded: create_app runs in the master, before the workers fork. The exporter's
 thread must not start in a process that then forks, so the whole set-up runs in each worker after its fork
@@ -96,6 +97,8 @@ def init_process(service: str) -> _Process:
                 response_hook=_redact_client_span,
                 skip_dep_check=True,
             )
+            if provider is not None:
+                _instrument_urllib3(provider)
             _process = _Process(service, provider)
         return _process
 
@@ -199,6 +202,23 @@ def _sdk_provider(service: str) -> TracerProvider:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def _instrument_urllib3(provider: TracerProvider) -> None:
+    """Client spans for the calls between services (common/http.py calls through urllib3's pool).
+
+    Tracing off, the client injects the context itself (the API's no-op tracer would only cost time here); a
+    call made through requests (the traffic generator's) gets one span, the requests instrumentation's, which
+    holds urllib3's back.
+    """
+    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+
+    URLLib3Instrumentor().instrument(
+        tracer_provider=provider,
+        excluded_urls=UNTRACED_URLS,
+        response_hook=_redact_client_span,
+        skip_dep_check=True,
+    )
 
 
 def _instrument(app: Flask, provider: TracerProvider) -> None:
