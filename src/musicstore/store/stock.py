@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -109,6 +110,26 @@ class Held:
     albums: list[Album]
 
 
+_ALBUMS = cast(Table, Album.__table__)
+_RESERVATIONS = cast(Table, Reservation.__table__)
+# PREBUILT: built once of the tables' columns and run as Core on the transaction's connection. The ORM's statements,
+# built, keyed and compiled per call, and the album objects made of each row, were most of the store's own time in a
+# reservation (#16).
+RECORD = (
+    pg_insert(_RESERVATIONS)
+    .values(id=bindparam("reservation"), status=RESERVED, created_at=bindparam("now"), updated_at=bindparam("now"))
+    .on_conflict_do_nothing(index_elements=[_RESERVATIONS.c.id])
+    .returning(_RESERVATIONS.c.id)
+)
+TAKE = (
+    update(_ALBUMS)
+    .where(_ALBUMS.c.id == bindparam("album"), _ALBUMS.c.stock >= bindparam("wanted"))
+    .values(stock=_ALBUMS.c.stock - bindparam("wanted"))
+    .returning(*_ALBUMS.c)
+)
+WRITE_LINES = insert(cast(Table, ReservationLine.__table__))
+
+
 def reserve(
     session: Session, reservation_id: str, items: list[tuple[int, int]], expected_total: Decimal | None = None
 ) -> Held:
@@ -121,14 +142,10 @@ def reserve(
     """
     lines = merge_lines(items)
     now = utcnow()
-    made_now = session.execute(
-        pg_insert(Reservation)
-        .values(id=reservation_id, status=RESERVED, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[Reservation.id])
-        .returning(Reservation.id)
-    ).first()
+    connection = session.connection()
+    made_now = connection.execute(RECORD, {"reservation": reservation_id, "now": now}).first()
     # None: a repeat, or a concurrent request with this id that committed first (the insert waited for it)
-    held = _take(session, reservation_id, lines) if made_now else _repeated(session, reservation_id, lines)
+    held = _take(connection, reservation_id, lines) if made_now else _repeated(session, reservation_id, lines)
     quantities = dict(lines)
     total = sum((album.price * quantities[album.id] for album in held.albums), Decimal("0"))
     if expected_total is not None and total != expected_total:
@@ -136,27 +153,22 @@ def reserve(
     return held
 
 
-def _take(session: Session, reservation_id: str, lines: list[tuple[int, int]]) -> Held:
+def _take(connection: Connection, reservation_id: str, lines: list[tuple[int, int]]) -> Held:
     """Take each line's copies and record the lines, or raise StockUnavailable (the transaction then rolls back,
     the new reservation's row with it)."""
     albums, short = [], []
     for album_id, quantity in lines:
-        album = session.scalars(
-            update(Album)
-            .where(Album.id == album_id, Album.stock >= quantity)
-            .values(stock=Album.stock - quantity)
-            .returning(Album),
-            execution_options={"synchronize_session": False, "populate_existing": True},
-        ).one_or_none()
-        if album is None:
+        row = connection.execute(TAKE, {"album": album_id, "wanted": quantity}).first()
+        if row is None:
             short.append((album_id, quantity))
         else:
-            albums.append(album)
+            albums.append(Album(**row._mapping))  # not added to a session: the answer's shape
     if short:
-        stock = dict(session.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short]))).all())
+        found = connection.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short])))
+        stock = {album_id: available for album_id, available in found}
         raise StockUnavailable([Shortage(a, q, stock.get(a, 0)) for a, q in short])
-    session.execute(insert(ReservationLine), [{"reservation_id": reservation_id, "album_id": a, "quantity": q}
-                                              for a, q in lines])  # fmt: skip
+    connection.execute(WRITE_LINES, [{"reservation_id": reservation_id, "album_id": a, "quantity": q}
+                                     for a, q in lines])  # fmt: skip
     # Not added to the session: the rows are written; this is the answer's shape.
     reservation = Reservation(id=reservation_id, status=RESERVED, lines=[ReservationLine(album_id=a, quantity=q)
                                                                          for a, q in lines])  # fmt: skip
