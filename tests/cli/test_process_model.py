@@ -1,5 +1,5 @@
-"""The process model: one worker per usable CPU by default, forked from a preloaded app, and each worker runs
-the background work (fault switches, the cart's sweep, the order service's stock returns) for itself."""
+"""The process model: one worker per usable CPU by default, forked from a preloaded app; each worker follows the
+fault switches itself, and one worker at a time runs the cart's sweep and the order service's stock returns."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from musicstore import local_config
 from musicstore.common import flags
 from musicstore.common.embedded_pg import free_port
 from tests.metrics.test_gunicorn_workers import only
-from tests.support.live import LiveService, live_workers, served_by_cli, stack_env
+from tests.support.live import LiveService, assert_live_workers, live_workers, served_by_cli, stack_env
 from tests.support.waiting import eventually
 
 # Each service's background work that queries its own database every so often, made frequent here.
@@ -118,18 +118,38 @@ def test_a_fault_flag_switched_while_the_service_runs_takes_effect_in_every_work
 
 @pytest.mark.slow
 @pytest.mark.parametrize("service", ["cart", "orders"])
-def test_each_worker_runs_its_own_background_sweep_and_the_master_none(service: str, tmp_path: Path) -> None:
+def test_one_worker_runs_the_background_sweep_and_another_takes_it_over_when_it_exits(
+    service: str, tmp_path: Path
+) -> None:
     with serve(service, tmp_path, **SWEEPS[service]) as running:
         assert running.process is not None
-        master, serving = running.process.pid, live_workers(running)
-        metrics = tmp_path / "metrics"
-        for worker in serving:  # no request is sent: only a background sweep queries the database
-
-            def _swept(pid: int = worker.pid) -> None:
-                assert queries_counted(metrics, pid, DB_NODE[service]) >= 3
-
-            eventually(_swept, timeout=15, interval=0.2)
+        master, metrics = running.process.pid, tmp_path / "metrics"
+        # no request is sent: only a background sweep queries the database
+        sweeping, _idle = sweeping_and_idle(metrics, live_workers(running), DB_NODE[service])
+        sweeping.kill()
+        sweeping.wait(10)
+        eventually(lambda: assert_live_workers(running, 2), timeout=15)
+        sweeping_and_idle(metrics, live_workers(running), DB_NODE[service])  # the other, or the one forked anew
         assert queries_counted(metrics, master, DB_NODE[service]) == 0
+
+
+def sweeping_and_idle(
+    metrics: Path, workers: list[psutil.Process], db: str
+) -> tuple[psutil.Process, list[psutil.Process]]:
+    """The worker that sweeps (once one has counted three more queries) and the others, which counted none more
+    meanwhile (a readiness check may have counted one before)."""
+    before = {worker: queries_counted(metrics, worker.pid, db) for worker in workers}
+
+    def _more() -> dict[psutil.Process, float]:
+        return {worker: queries_counted(metrics, worker.pid, db) - count for worker, count in before.items()}
+
+    def _swept() -> None:
+        assert max(_more().values()) >= 3
+
+    eventually(_swept, timeout=15, interval=0.2)
+    sweeping = [worker for worker, more in _more().items() if more]
+    assert len(sweeping) == 1, _more()
+    return sweeping[0], [worker for worker in workers if worker is not sweeping[0]]
 
 
 def accepted_by(worker: psutil.Process, port: int) -> int:

@@ -68,8 +68,9 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     csrf.exempt(api.bp)
     init_tracing(app, "cart")  # after the database: its queries are traced too
     if settings.RECONCILE_INTERVAL:
-        # Each process settles checkouts left unknown or abandoned (idempotent: several may run at once).
-        background.in_each_process("checkout reconciler", lambda: _start_sweeping(app, settings.RECONCILE_INTERVAL))
+        # One process of the service settles checkouts left unknown or abandoned (idempotent: replicas may sweep
+        # at once); a sweep in every worker only costs each its own copy of the pages the sweep touches.
+        background.in_one_process("checkout reconciler", lambda: _start_sweeping(app, settings.RECONCILE_INTERVAL))
     return app
 
 

@@ -10,5 +10,6 @@ settings = OrderSettings()
 settings.require_secrets()
 configure_logging("orders", settings.LOG_FORMAT, settings.LOG_LEVEL)
 app = create_app(settings)
-# Cancelled orders' stock goes back to the store from each serving process, too (a worker, after its fork).
-background.in_each_process("stock returns", worker_of(app).start)
+# Cancelled orders' stock goes back to the store from one serving process (a worker, after its fork), and from any
+# process that records a cancellation (its worker starts at once: StockReturnWorker.wake).
+background.in_one_process("stock returns", worker_of(app).start)
