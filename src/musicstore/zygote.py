@@ -10,15 +10,14 @@ service's processes share those pages, and the imports are paid once at start-up
 
 Each child writes to its own pipe (the supervisor hands them over, MUSICSTORE_OUTPUT_FDS), so its lines are
 prefixed with its name as before. Once they are forked, this process replaces its image with a small watcher
-(`--watch`, the same pid, still their parent): it forwards SIGTERM and SIGINT to the services and waits for them;
-when one service exits on its own, it stops the others and exits with that service's code (the supervisor then
-stops the stack, as when a service of its own exits). Containers run one service each (`musicstore serve`):
-there is nothing to share there.
+(musicstore.zygote_watch, the same pid, still their parent): it forwards SIGTERM and SIGINT to the services and
+waits for them; when one service exits on its own, it stops the others and exits with that service's code (the
+supervisor then stops the stack, as when a service of its own exits). Containers run one service each
+(`musicstore serve`): there is nothing to share there.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
 import json
@@ -31,12 +30,10 @@ import traceback
 from typing import Any, NoReturn
 
 from musicstore.common.metric_files import MULTIPROC_DIR
+from musicstore.zygote_watch import CHILDREN_VARIABLE, SCRATCH_VARIABLE, STOP_SIGNALS, encode_children
 
 PLAN_VARIABLE = "MUSICSTORE_ZYGOTE_PLAN"
 OUTPUTS_VARIABLE = "MUSICSTORE_OUTPUT_FDS"
-CHILDREN_VARIABLE = "MUSICSTORE_ZYGOTE_CHILDREN"  # for the watcher this process becomes: {pid: service}
-SCRATCH_VARIABLE = "MUSICSTORE_ZYGOTE_SCRATCH"
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 # What every service's process imports sooner or later: its app's modules (which import the libraries), and
 # what create_app, gunicorn and the first requests import later. A module missing here is imported by the
@@ -115,38 +112,6 @@ def fork_services(services: list[dict[str, Any]], outputs: dict[str, int]) -> di
     return children
 
 
-def watch(children: dict[int, str]) -> int:
-    """Wait for the services; a stop signal is passed on to them, and one exiting on its own stops the others."""
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            _signal(pid, signal.SIGTERM)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    result = 0
-    while children:
-        pid, status = os.wait()
-        name = children.pop(pid, None)
-        if name is None:
-            continue
-        code = os.waitstatus_to_exitcode(status)
-        if not stopping:
-            print(f"{name} exited with code {code}; stopping the other services", flush=True)
-            result = code if code > 0 else 1  # killed by a signal (negative) or failed without a code
-            stop()
-    return result
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # already gone: os.wait reports it
-        os.kill(pid, sig)
-
-
 def main() -> int:
     """Import the services' code once, fork one child per service in the plan, and wait for them."""
     services: list[dict[str, Any]] = json.loads(os.environ.pop(PLAN_VARIABLE))
@@ -170,25 +135,16 @@ def main() -> int:
 
 
 def become_watcher(children: dict[int, str], scratch: str) -> None:
-    """Replace this process's image with a small one that only watches the services (`--watch`).
+    """Replace this process's image with a small one that only watches the services (musicstore.zygote_watch).
 
     The services keep what they share with this process; this process's own copy of it (the pages every one of
     them has written to since the fork, 20-30 MB) goes. Its pid, its children and its blocked stop signals stay
     (a signal sent meanwhile waits for the watcher), and so does its output, the supervisor's pipe."""
     sys.stdout.flush()
     sys.stderr.flush()
-    env = {**os.environ, CHILDREN_VARIABLE: json.dumps(children), SCRATCH_VARIABLE: scratch}
-    os.execve(sys.executable, [sys.executable, "-m", "musicstore.zygote", "--watch"], env)
-
-
-def watch_main() -> int:
-    """`--watch`: wait for the services this process forked before it replaced its image (become_watcher)."""
-    children = {int(pid): name for pid, name in json.loads(os.environ.pop(CHILDREN_VARIABLE)).items()}
-    try:
-        return watch(children)
-    finally:
-        shutil.rmtree(os.environ.pop(SCRATCH_VARIABLE), ignore_errors=True)
+    env = {**os.environ, CHILDREN_VARIABLE: encode_children(children), SCRATCH_VARIABLE: scratch}
+    os.execve(sys.executable, [sys.executable, "-m", "musicstore.zygote_watch"], env)
 
 
 if __name__ == "__main__":
-    sys.exit(watch_main() if sys.argv[1:] == ["--watch"] else main())
+    sys.exit(main())
