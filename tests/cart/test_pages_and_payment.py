@@ -12,6 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_limiter import _extension as flask_limiter_extension
 from sqlalchemy import update
 
 from musicstore.cart.context import reconciler
@@ -432,3 +433,20 @@ def test_an_expected_total_beyond_any_cart_is_a_field_error_not_a_crash(client: 
     fill(client, {1: 1})
     response = pay_json(client, expected_total=total)
     assert response.status_code == 422 and "expected_total" in response.get_json()["fields"]
+
+
+def test_a_rate_limited_answer_carries_the_limits_headers_and_other_answers_make_no_limiter_state(
+    data_dir: Path, store: FakeStore, orders: FakeOrders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(cart_settings(data_dir, PAYMENT_RATE_LIMIT="5 per minute"), store, orders)
+    client = app.test_client()
+    fill(client, {1: 1})
+    made: list[object] = []
+    real = flask_limiter_extension.LimiterContext
+    monkeypatch.setattr(flask_limiter_extension, "LimiterContext", lambda: made.append(1) or real())
+    assert client.get("/api/cart").status_code == 200 and client.get("/healthz").status_code == 200
+    assert made == []  # neither view checks a limit
+    paid = pay_json(client)
+    assert paid.status_code == 201 and made == [1]
+    assert paid.headers["X-RateLimit-Limit"] == "5" and paid.headers["X-RateLimit-Remaining"] == "4"
+    get_database(app).dispose()

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Request, Response, current_app, redirect, request
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
@@ -68,7 +69,34 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     # blueprint limits, which we have none of: it only resolved "no limits" for every request (a tenth of a
     # cached album answer's time), so it is taken out.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
+    _limiter_hooks_only_after_a_limit(app, limiter)
     return limiter
+
+
+# Where Flask-Limiter keeps a request's state (its `context`): made by the first look at it, which a decorated
+# view's check of its limits is.
+LIMITER_STATE = "_limiter_request_context"
+
+
+def _limiter_hooks_only_after_a_limit(app: Flask, limiter: Limiter) -> None:
+    """The limiter's after-request hook (rate-limit headers) and teardown (its state's reset) run only for a
+    request whose view checked a limit: on any other they made an empty state only to read or reset it (the
+    two were a tenth of a /healthz answer's time in process)."""
+    after = app.after_request_funcs[None]
+    teardown = app.teardown_request_funcs[None]
+    for hooks in (after, teardown):
+        for index, hook in enumerate(hooks):
+            if getattr(hook, "__self__", None) is limiter or limiter in getattr(hook, "args", ()):
+                hooks[index] = _after_a_limit(hook, answers=hooks is after)
+
+
+def _after_a_limit(hook: Callable[..., Any], *, answers: bool) -> Callable[..., Any]:
+    def only_after_a_limit(argument: Any) -> Any:
+        if hasattr(request_ctx._get_current_object(), LIMITER_STATE):  # type: ignore[attr-defined]
+            return hook(argument)
+        return argument if answers else None  # an after-request hook hands the response on
+
+    return only_after_a_limit
 
 
 def service_secret_key(secret_key: str, service: str) -> str:
