@@ -12,7 +12,7 @@ import pytest
 LOAD = "import locust, sys; import musicstore.traffic.locustfile; print(' '.join(sorted(sys.modules)))"
 
 
-@pytest.mark.parametrize("library", ["PIL"])
+@pytest.mark.parametrize("library", ["PIL", "selenium.webdriver.remote.webdriver"])
 def test_the_idle_traffic_ui_has_not_loaded(library: str) -> None:
     loaded = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, check=True, timeout=60)
     assert library not in loaded.stdout.split()

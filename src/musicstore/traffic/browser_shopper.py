@@ -5,15 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from locust.exception import StopUser
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from musicstore.traffic import verify
 from musicstore.traffic.browser import Browser, BrowserCapReached
@@ -21,10 +18,22 @@ from musicstore.traffic.catalog import pick_in_stock
 from musicstore.traffic.journey import SOLD_OUT, JourneyUser, Outcome
 from musicstore.traffic.run import CURRENT
 
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import WebDriverWait
+
 log = logging.getLogger(__name__)
 WAIT = 20  # seconds a page may take to show what the journey waits for
 SLOT_WAIT = 10  # seconds a browser shopper over the cap waits for a browser before it skips a turn
 STOCK_WORDS = ("stock", "sold", "no longer")
+
+
+def page_wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
+    """A wait of at most WAIT seconds for the page to show something. Selenium's waits import its remote driver
+    (4 MB of the traffic UI's memory): the first browser journey loads them, not a UI that runs none."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT)
 
 
 def money_text(text: str) -> str:
@@ -122,7 +131,7 @@ class BrowserShopper(JourneyUser):
             return False  # the shop page says it is sold out
         with self.timed("browser: add to cart"):
             button.click()
-            WebDriverWait(driver, WAIT).until(ec.url_to_be(f"{cart}/cart"))
+            page_wait(driver).until(lambda d: d.current_url == f"{cart}/cart")  # what ec.url_to_be asks
         if driver.find_elements(By.CSS_SELECTOR, f'tr.cart-line[data-album-id="{album["id"]}"]'):
             return True
         self.expect_stock_message(driver, f"expected album {album['id']} in the cart")
@@ -137,7 +146,7 @@ class BrowserShopper(JourneyUser):
 
     def change_cart(self, driver: WebDriver, added: list[dict[str, Any]]) -> None:
         """Take two copies of the first album (when there are two), remove the last line (when there are two)."""
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver)
         if int(added[0].get("stock", 0)) >= 2:
             with self.timed("browser: change quantity"):
                 before = driver.find_element(By.ID, "cart-total").text
@@ -172,10 +181,10 @@ class BrowserShopper(JourneyUser):
     def check_out_and_pay(self, driver: WebDriver, shown: dict[str, Any]) -> Outcome:
         """Open the checkout, pay with a good card, and verify the order the confirmation names."""
         email = f"traffic-{uuid.uuid4().hex[:12]}@example.com"
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver)
         with self.timed("browser: checkout page"):
             driver.find_element(By.ID, "checkout-link").click()
-            form = wait.until(ec.presence_of_element_located((By.ID, "payment-form")))
+            form = wait.until(lambda d: d.find_element(By.ID, "payment-form"))  # ec.presence_of_element_located
         checkout_total = money_text(driver.find_element(By.ID, "checkout-total").text)
         verify.expect(
             Decimal(checkout_total) == Decimal(shown["total"]),
