@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
+from musicstore.common.db import get_database
 from tests.orders.conftest import (
     ADMIN,
     PUBLIC_URL,
@@ -258,3 +260,27 @@ def test_an_orders_status_changes_take_the_admins_credentials_and_the_service_to
     assert client.put(url, json={"status": "confirmed"}).status_code == 401
     assert client.get(f"/api/orders/{order_id}", headers=SERVICE).get_json()["status"] == "pending"
     assert client.put(url, json={"status": "confirmed"}, headers=ADMIN).status_code == 200
+
+
+def test_a_new_order_is_written_in_two_statements_and_its_key_looked_up_only_when_known(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The order and its lines; a repeat of the key finds its order after the insert fails on the key (#16)."""
+    statements: list[str] = []
+
+    def _seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    engine = get_database(app).engine
+    event.listen(engine, "before_cursor_execute", _seen)
+    try:
+        key = new_key()
+        first = post_order(client, order_body(items=[line(1), line(2)]), key=key)
+        made = list(statements)
+        statements.clear()
+        again = post_order(client, order_body(items=[line(1), line(2)]), key=key)
+    finally:
+        event.remove(engine, "before_cursor_execute", _seen)
+    assert (first.status_code, again.status_code) == (201, 200) and again.get_json() == first.get_json()
+    assert made == ["INSERT", "INSERT"]
+    assert statements[0] == "INSERT" and "SELECT" in statements

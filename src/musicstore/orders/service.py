@@ -7,8 +7,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Connection, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,11 +50,13 @@ def _replay(order: Order, fingerprint: str) -> Order:
     return order
 
 
-def new_order(data: OrderIn, *, key: str) -> Order:
-    """A pending order built from a validated body, its total recomputed from the lines."""
+def new_order(data: OrderIn, *, key: str, fingerprint: str | None = None) -> Order:
+    """A pending order built from a validated body, its total recomputed from the lines, every column but the id
+    given (so, once written, the object is the row as stored)."""
+    now = utcnow()
     return Order(
         idempotency_key=key,
-        request_hash=data.fingerprint(),
+        request_hash=fingerprint or data.fingerprint(),
         tracking_token=secrets.token_urlsafe(24),
         customer_name=data.customer_name,
         customer_email=data.customer_email,
@@ -62,6 +65,8 @@ def new_order(data: OrderIn, *, key: str) -> Order:
         total=data.computed_total(),
         status=rules.PENDING,
         reservation_id=data.reservation_id,
+        created_at=now,
+        updated_at=now,
         lines=[
             OrderLine(
                 album_id=line.album_id,
@@ -75,6 +80,35 @@ def new_order(data: OrderIn, *, key: str) -> Order:
     )
 
 
+_ORDERS = cast(Table, Order.__table__)
+_ORDER_COLUMNS = [column.key for column in _ORDERS.columns if column.key != "id"]
+# PREBUILT: built once of the tables' columns and run as Core on the transaction's connection, instead of the ORM's
+# unit of work flushing the order and its lines (most of the order service's own time in a purchase, #16).
+WRITE_ORDER = insert(_ORDERS)
+WRITE_LINES = insert(cast(Table, OrderLine.__table__))
+
+
+def _write(connection: Connection, order: Order) -> None:
+    """Insert a new order and its lines (the order gets its id); IntegrityError when its key made an order already."""
+    made = connection.execute(WRITE_ORDER, {name: getattr(order, name) for name in _ORDER_COLUMNS}).inserted_primary_key
+    assert made is not None
+    order.id = made[0]
+    connection.execute(
+        WRITE_LINES,
+        [
+            {
+                "order_id": order.id,
+                "album_id": line.album_id,
+                "title": line.title,
+                "artist": line.artist,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+            }
+            for line in order.lines
+        ],
+    )
+
+
 def place_order(
     database: Database, *, key: str, data: OrderIn, caller_gave_up: Callable[[], bool] = _never_gives_up
 ) -> tuple[Order, bool]:
@@ -83,22 +117,24 @@ def place_order(
     An order that exists is answered whenever asked. A new one is not made once `caller_gave_up()`:
     checked on arrival and again just before the commit (CallerGaveUp, nothing stored), so a caller
     that stopped waiting is not left with an order it was never told about.
+
+    A new key is the common case, so the order is written first and looked up by its key only when the key is
+    known (the insert then fails on the key's unique index): one statement less for each order.
     """
     fingerprint = data.fingerprint()
-    existing = _by_key(database.session, key)
-    if existing is not None:
-        return _replay(existing, fingerprint), False
     if caller_gave_up():
-        raise CallerGaveUp(key)
+        existing = _by_key(database.session, key)
+        if existing is None:
+            raise CallerGaveUp(key)
+        return _replay(existing, fingerprint), False
+    order = new_order(data, key=key, fingerprint=fingerprint)
     try:
         with database.transaction() as session:
-            order = new_order(data, key=key)
-            session.add(order)
-            session.flush()
+            _write(session.connection(), order)
             if caller_gave_up():
                 raise CallerGaveUp(key)
     except IntegrityError:
-        # Another request with the same key committed first: answer with its order.
+        # The key made an order already (a repeat, or another request with it committed first): answer with it.
         existing = _by_key(database.session, key)
         if existing is None:
             raise
