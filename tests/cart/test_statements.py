@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -54,25 +55,39 @@ def test_a_payment_records_its_attempt_and_its_order_in_two_transactions_of_six_
     assert statements == ["INSERT", "UPDATE", "SELECT", "UPDATE", "UPDATE", "DELETE"]
 
 
+@contextmanager
+def _watching_the_orm() -> Iterator[list[str]]:
+    """What any ORM session runs meanwhile: its statements and its flushes."""
+    seen: list[str] = []
+
+    def _statement(_state: Any) -> None:
+        seen.append("statement")
+
+    def _flush(*_args: Any) -> None:
+        seen.append("flush")
+
+    event.listen(Session, "do_orm_execute", _statement)
+    event.listen(Session, "before_flush", _flush)
+    try:
+        yield seen
+    finally:
+        event.remove(Session, "do_orm_execute", _statement)
+        event.remove(Session, "before_flush", _flush)
+
+
 def test_a_payment_runs_prebuilt_statements_without_an_orm_session(app: Flask) -> None:
     """The ORM's work per statement (building, keying and compiling it, a unit of work to flush an object) was most
     of a payment's own time in the cart; its statements are built once and run on connections (#16)."""
     client = app.test_client()
     cart = {"X-Cart-Id": client.post("/add_to_cart", json={"album_id": 1}).get_json()["cart_id"]}
-    through_the_orm: list[str] = []
-
-    def _orm(_state: Any) -> None:
-        through_the_orm.append("statement")
-
-    def _flush(*_args: Any) -> None:
-        through_the_orm.append("flush")
-
-    event.listen(Session, "do_orm_execute", _orm)
-    event.listen(Session, "before_flush", _flush)
-    try:
+    with _watching_the_orm() as through_the_orm:
         paid = client.post("/process_payment", json={**VALID_CARD, "idempotency_key": str(uuid.uuid4())}, headers=cart)
-    finally:
-        event.remove(Session, "do_orm_execute", _orm)
-        event.remove(Session, "before_flush", _flush)
     assert paid.status_code == 201
+    assert through_the_orm == []
+
+
+def test_a_first_add_to_cart_runs_prebuilt_statements_without_an_orm_session(app: Flask) -> None:
+    with _watching_the_orm() as through_the_orm:
+        added = app.test_client().post("/add_to_cart", json={"album_id": 1, "quantity": 2})
+    assert added.status_code == 200 and added.get_json()["count"] == 2
     assert through_the_orm == []

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, url_for
-from sqlalchemy import insert
 from werkzeug.wrappers import Response as BaseResponse
 
 from musicstore.cart.checkout_views import tell_settled
@@ -21,9 +20,8 @@ from musicstore.cart.context import (
     store_calls,
 )
 from musicstore.cart.identity import current_cart_id
-from musicstore.cart.items import cart_lines, line_quantity, lock_cart, remove_line, set_quantity
-from musicstore.cart.models import Cart, CartItem
-from musicstore.common.db import MAX_ID, get_database
+from musicstore.cart.items import NEW_CART, NEW_LINE, cart_lines, line_quantity, lock_cart, remove_line, set_quantity
+from musicstore.common.db import MAX_ID, get_database, utcnow
 from musicstore.common.errors import ApiError, error_response, wants_json
 from musicstore.common.http import DownstreamError
 
@@ -147,9 +145,10 @@ def _add_to_new_cart(cart_id: str, album_id: int, quantity: int) -> BaseResponse
     hold or change the cart, and two inserts make it (no lock, no lines to read before or after)."""
     album = _sold(store_albums([album_id]), album_id)
     _check_wanted(album, quantity)
-    with get_database(current_app).transaction() as session:  # Core inserts: no objects for the ORM to track
-        session.execute(insert(Cart).values(id=cart_id))
-        session.execute(insert(CartItem).values(cart_id=cart_id, album_id=album_id, quantity=quantity))
+    now = utcnow()
+    with get_database(current_app).engine.begin() as connection:  # prebuilt Core: no ORM session, no objects
+        connection.execute(NEW_CART, {"id": cart_id, "created_at": now, "updated_at": now})
+        connection.execute(NEW_LINE, {"cart_id": cart_id, "album_id": album_id, "quantity": quantity, "added_at": now})
     return _changed(f"Added “{album.title}” to your cart.", {album_id: album}, {album_id: quantity})
 
 

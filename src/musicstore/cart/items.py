@@ -27,6 +27,7 @@ TAKE_ORDERED = (
     .values(quantity=_ITEMS.quantity - bindparam("ordered"))
 )
 NEW_CART = insert(_CARTS)
+NEW_LINE = insert(_ITEM_TABLE)
 
 
 def cart_lines(db: Session | Connection, cart_id: str) -> dict[int, int]:
