@@ -106,18 +106,29 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.connected = False  # whether the pool has made a connection (before a fork: the parent's)
+        event.listen(self.engine, "connect", self._on_first_connect, once=True)
 
     def init_app(self, app: Flask) -> None:
         """Close the request's session when the app context ends; a database that cannot be reached is a 503;
         every statement is counted on the app's metrics."""
         app.extensions["database"] = self
         # A pool made before a fork must not hand the parent's connections to a worker: each starts its own.
-        background.in_each_process("database pool", lambda: self.engine.dispose(close=False))
+        background.in_each_process("database pool", self.drop_inherited_connections)
         count_queries(self.engine, database_node(self.url, app.config["SERVICE_NAME"]), get_metrics(app))
         app.teardown_appcontext(self._close_session)
         app.register_error_handler(OperationalError, _database_unavailable)
         app.register_error_handler(InterfaceError, _database_unavailable)
         app.register_error_handler(PoolTimeout, _database_unavailable)
+
+    def drop_inherited_connections(self) -> None:
+        """In a new worker: a new pool if this one made connections before the fork. The master's made none (a
+        service prepares its database in a child of its own), and a new pool cost each worker 1-2 MB (#16)."""
+        if self.connected:
+            self.engine.dispose(close=False)
+
+    def _on_first_connect(self, *_: object) -> None:
+        self.connected = True
 
     @property
     def session(self) -> Session:
