@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Integer, Select, String, Table, bindparam, exists, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -112,22 +112,49 @@ class Held:
 
 _ALBUMS = cast(Table, Album.__table__)
 _RESERVATIONS = cast(Table, Reservation.__table__)
-# PREBUILT: built once of the tables' columns and run as Core on the transaction's connection. The ORM's statements,
-# built, keyed and compiled per call, and the album objects made of each row, were most of the store's own time in a
-# reservation (#16).
-RECORD = (
-    pg_insert(_RESERVATIONS)
-    .values(id=bindparam("reservation"), status=RESERVED, created_at=bindparam("now"), updated_at=bindparam("now"))
-    .on_conflict_do_nothing(index_elements=[_RESERVATIONS.c.id])
-    .returning(_RESERVATIONS.c.id)
-)
-TAKE = (
-    update(_ALBUMS)
-    .where(_ALBUMS.c.id == bindparam("album"), _ALBUMS.c.stock >= bindparam("wanted"))
-    .values(stock=_ALBUMS.c.stock - bindparam("wanted"))
-    .returning(*_ALBUMS.c)
-)
-WRITE_LINES = insert(cast(Table, ReservationLine.__table__))
+_LINES = cast(Table, ReservationLine.__table__)
+
+
+def _taking(*, first: bool) -> Select[Any]:
+    """One line's statement: take its copies if the stock has them, answering the album, and record the line in the
+    same statement. The first line's also records the reservation, and takes nothing when the id is known (a repeat,
+    or a concurrent request with it that committed first: the insert waits for it); its `made_now` says which.
+
+    PREBUILT: built once of the tables' columns and run as Core on the transaction's connection. The ORM's statements,
+    built, keyed and compiled per call, with each album row loaded into the session, were most of the store's own
+    time in a reservation, and a statement per line and one for the lines were a round trip each (#16).
+    """
+    wanted, album = bindparam("wanted", type_=Integer), bindparam("album", type_=Integer)
+    reservation = bindparam("reservation", type_=String)
+    conditions = [_ALBUMS.c.id == album, _ALBUMS.c.stock >= wanted]
+    made = None
+    if first:
+        made = (
+            pg_insert(_RESERVATIONS)
+            .values(id=reservation, status=RESERVED, created_at=bindparam("now"), updated_at=bindparam("now"))
+            .on_conflict_do_nothing(index_elements=[_RESERVATIONS.c.id])
+            .returning(_RESERVATIONS.c.id)
+            .cte("made")
+        )
+        conditions.append(exists(select(made.c.id)))
+    taken = (
+        update(_ALBUMS)
+        .where(*conditions)
+        .values(stock=_ALBUMS.c.stock - wanted, updated_at=bindparam("now"))
+        .returning(*_ALBUMS.c)
+        .cte("taken")
+    )
+    line = (
+        insert(_LINES)
+        .from_select(["reservation_id", "album_id", "quantity"], select(reservation, taken.c.id, wanted))
+        .cte("line")
+    )
+    made_now = select(func.count()).select_from(made).scalar_subquery() if made is not None else literal(1)
+    one = select(literal(1).label("one")).subquery("one")  # a row even when nothing was taken
+    return select(made_now.label("made_now"), *taken.c).select_from(one.outerjoin(taken, true())).add_cte(line)
+
+
+FIRST_LINE, NEXT_LINE = _taking(first=True), _taking(first=False)
 
 
 def reserve(
@@ -136,43 +163,48 @@ def reserve(
     """Take stock for every line or for none; repeating a reservation id reserves nothing more. With
     `expected_total` (what the shopper was shown), albums that now cost another total raise TotalChanged.
 
-    A new id costs one statement to record it, one per line to take the stock (answering the album) and one for
-    the lines: the checkout waits on this call, and the ORM's way (a locking read, a savepoint around the insert,
-    a read of the new reservation's empty lines) took twice the round trips.
+    A new id costs one statement per line, the first recording the reservation too: the checkout waits on each round
+    trip, and the ORM's way (a locking read, a savepoint around the insert, a read of the new reservation's empty
+    lines) took five statements for one line.
     """
     lines = merge_lines(items)
-    now = utcnow()
     connection = session.connection()
-    made_now = connection.execute(RECORD, {"reservation": reservation_id, "now": now}).first()
-    # None: a repeat, or a concurrent request with this id that committed first (the insert waited for it)
-    held = _take(connection, reservation_id, lines) if made_now else _repeated(session, reservation_id, lines)
+    now = utcnow()
+    albums, short = [], []
+    for number, (album_id, quantity) in enumerate(lines):
+        row = connection.execute(
+            NEXT_LINE if number else FIRST_LINE,
+            {
+                "reservation": reservation_id,
+                "line_of": reservation_id,
+                "album": album_id,
+                "wanted": quantity,
+                "now": now,
+            },
+        ).one()
+        if not row.made_now:  # a repeat, or a concurrent request with this id that committed first
+            return _priced(_repeated(session, reservation_id, lines), lines, expected_total)
+        if row.id is None:
+            short.append((album_id, quantity))
+        else:
+            albums.append(Album(**{column.key: getattr(row, column.key) for column in _ALBUMS.columns}))
+    if short:  # the transaction rolls back: the reservation, the copies and the lines taken with it
+        found = connection.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short])))
+        stock = {album_id: available for album_id, available in found}
+        raise StockUnavailable([Shortage(a, q, stock.get(a, 0)) for a, q in short])
+    # Not added to the session: the rows are written; this is the answer's shape.
+    reservation = Reservation(id=reservation_id, status=RESERVED, lines=[ReservationLine(album_id=a, quantity=q)
+                                                                         for a, q in lines])  # fmt: skip
+    return _priced(Held(reservation, albums), lines, expected_total)
+
+
+def _priced(held: Held, lines: list[tuple[int, int]], expected_total: Decimal | None) -> Held:
+    """The reservation, unless its albums cost another total than the one the shopper was shown (TotalChanged)."""
     quantities = dict(lines)
     total = sum((album.price * quantities[album.id] for album in held.albums), Decimal("0"))
     if expected_total is not None and total != expected_total:
         raise TotalChanged(total)  # a new reservation rolls back with the transaction; a repeated one stays held
     return held
-
-
-def _take(connection: Connection, reservation_id: str, lines: list[tuple[int, int]]) -> Held:
-    """Take each line's copies and record the lines, or raise StockUnavailable (the transaction then rolls back,
-    the new reservation's row with it)."""
-    albums, short = [], []
-    for album_id, quantity in lines:
-        row = connection.execute(TAKE, {"album": album_id, "wanted": quantity}).first()
-        if row is None:
-            short.append((album_id, quantity))
-        else:
-            albums.append(Album(**row._mapping))  # not added to a session: the answer's shape
-    if short:
-        found = connection.execute(select(Album.id, Album.stock).where(Album.id.in_([a for a, _ in short])))
-        stock = {album_id: available for album_id, available in found}
-        raise StockUnavailable([Shortage(a, q, stock.get(a, 0)) for a, q in short])
-    connection.execute(WRITE_LINES, [{"reservation_id": reservation_id, "album_id": a, "quantity": q}
-                                     for a, q in lines])  # fmt: skip
-    # Not added to the session: the rows are written; this is the answer's shape.
-    reservation = Reservation(id=reservation_id, status=RESERVED, lines=[ReservationLine(album_id=a, quantity=q)
-                                                                         for a, q in lines])  # fmt: skip
-    return Held(reservation, albums)
 
 
 def _repeated(session: Session, reservation_id: str, lines: list[tuple[int, int]]) -> Held:
