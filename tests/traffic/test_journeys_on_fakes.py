@@ -6,15 +6,18 @@ it verifies from outside the page that claimed it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
+import gevent
 import pytest
 from flask import Flask, jsonify, request
 from locust.env import Environment
+from locust.exception import StopUser
 from werkzeug.serving import make_server
 
 from musicstore.traffic.admin import Admin
@@ -133,6 +136,27 @@ def one_journey(user_class: type[HttpShopper] | type[DeclinedCardShopper]) -> En
     user.on_start()
     run_journey(user, user.kind, user.one_journey)
     return environment
+
+
+def test_two_users_asking_for_the_last_journey_of_the_budget_at_once_start_one(shop: tuple[FakeShop, str]) -> None:
+    _, url = shop
+    configure(url)
+    CURRENT.ledger = Ledger(budget=1)
+    environment = Environment(user_classes=[HttpShopper])
+    environment.create_local_runner()
+    users = [HttpShopper(environment) for _ in range(2)]
+    for user in users:
+        user.on_start()
+
+    def journey(user: HttpShopper) -> None:
+        with contextlib.suppress(StopUser):  # the one the budget turned away stops
+            run_journey(user, user.kind, user.one_journey)
+
+    try:
+        assert len(gevent.joinall([gevent.spawn(journey, user) for user in users], timeout=30)) == 2
+        assert CURRENT.ledger.started == 1 and CURRENT.ledger.spent
+    finally:
+        CURRENT.ending = False  # the spent budget ended this run: the next test's run is a new one
 
 
 def test_a_purchase_whose_order_has_the_carts_total_is_verified(shop: tuple[FakeShop, str]) -> None:

@@ -199,11 +199,14 @@ def error_of(response: requests.Response) -> str:
 def run_journey(user: JourneyUser, kind: str, body: Callable[[], Outcome]) -> None:
     """Run a journey: count it, time it as `journey: <kind>`, and record how it ended."""
     ledger = CURRENT.ledger
-    if user.environment.runner is None or not _may_start(user, ledger, kind):
+    if user.environment.runner is None:
         return
-    # Yield once before counting: a stop that caught this user between journeys (Locust kills a waiting user)
-    # may have woken it at the same moment; the kill lands here, not inside a journey it would cut short.
+    # Yield once before the budget is asked: a stop that caught this user between journeys (Locust kills a waiting
+    # user) may have woken it at the same moment; the kill lands here, not inside a journey it would cut short.
+    # Asking and counting then happen with no yield between them, so two users cannot both take the last journey.
     gevent.sleep(0)
+    if not _may_start(user, ledger, kind):
+        return
     ledger.start(kind)
     started, began = time.perf_counter(), time.time()
     user.faults_met = set()
