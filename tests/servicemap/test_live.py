@@ -129,7 +129,8 @@ def test_one_purchase_draws_its_edges_all_declared_with_the_counts_of_what_was_d
     def purchase_mapped() -> None:
         gained = grown(before, mapped.counts())
         assert {edge: gained.get(edge, 0) for edge in exact} == exact, gained
-        assert gained.get(("store", "postgres"), 0) >= 4 and gained.get(("cart", "cart-db"), 0) >= 1
+        # The store: at least the album's read and the reservation's one statement per line.
+        assert gained.get(("store", "postgres"), 0) >= 2 and gained.get(("cart", "cart-db"), 0) >= 1
         assert gained.get(("orders", "orders-db"), 0) >= 1
         assert set(gained) <= PURCHASE, gained  # and nothing else called anything
 
