@@ -14,20 +14,14 @@ from sqlalchemy.orm import Session
 
 from musicstore.common.db import get_database
 from tests.cart.conftest import VALID_CARD
+from tests.support.sql import statements_run
 
 
 @pytest.fixture()
 def statements(app: Flask) -> Iterator[list[str]]:
     """The statements the cart's engine runs, as they run."""
-    seen: list[str] = []
-
-    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement.split(None, 1)[0].upper())
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", _seen)
-    yield seen
-    event.remove(engine, "before_cursor_execute", _seen)
+    with statements_run(get_database(app).engine) as seen:
+        yield seen
 
 
 def test_a_first_add_to_cart_makes_the_cart_and_its_line_in_two_inserts(app: Flask, statements: list[str]) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from musicstore.common.db import get_database
 from tests.orders.conftest import (
@@ -23,6 +22,7 @@ from tests.orders.conftest import (
     post_order,
     stored_order,
 )
+from tests.support.sql import statements_run
 
 ORDER_FIELDS = {
     "id",
@@ -266,21 +266,12 @@ def test_a_new_order_is_written_in_two_statements_and_its_key_looked_up_only_whe
     app: Flask, client: FlaskClient
 ) -> None:
     """The order and its lines; a repeat of the key finds its order after the insert fails on the key (#16)."""
-    statements: list[str] = []
-
-    def _seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement.split(None, 1)[0].upper())
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", _seen)
-    try:
+    with statements_run(get_database(app).engine) as statements:
         key = new_key()
         first = post_order(client, order_body(items=[line(1), line(2)]), key=key)
         made = list(statements)
         statements.clear()
         again = post_order(client, order_body(items=[line(1), line(2)]), key=key)
-    finally:
-        event.remove(engine, "before_cursor_execute", _seen)
     assert (first.status_code, again.status_code) == (201, 200) and again.get_json() == first.get_json()
     assert made == ["INSERT", "INSERT"]
     assert statements[0] == "INSERT" and "SELECT" in statements

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from musicstore.common.db import get_database
 from tests.store.conftest import ADMIN, SERVICE, album_stock, create_album
+from tests.support.sql import statements_run
 
 
 def reserve(client: FlaskClient, reservation_id: str, *items: tuple[int, int]) -> tuple[int, dict]:
@@ -201,17 +202,8 @@ def test_a_new_reservation_takes_and_writes_each_line_in_one_statement_the_first
     app: Flask, client: FlaskClient
 ) -> None:
     a, b = create_album(app, stock=5), create_album(app, stock=5)
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement.split(None, 1)[0].upper())
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(get_database(app).engine) as statements:
         status, body = reserve(client, "checkout-1", (b, 1), (a, 2))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert status == 200 and body["items"] == [{"album_id": a, "quantity": 2}, {"album_id": b, "quantity": 1}]
     assert statements == ["WITH", "WITH"]  # the checkout waits on every round trip
     assert (album_stock(app, a), album_stock(app, b)) == (3, 4)
