@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from musicstore.common.access_log import RedactingLogger, redact
 
 
@@ -80,3 +83,79 @@ def test_the_services_format_gives_the_line_gunicorn_itself_would_write() -> Non
 def test_a_format_with_any_other_atom_is_made_by_gunicorn_and_still_redacted() -> None:
     line = access_line('%(h)s %(l)s "%(r)s" %(a)s', path="/track/PlsoEYabxYOiIUqEs55lIw4zBwC-GomI")
     assert line == '127.0.0.1 - "GET /track/<token> HTTP/1.1" curl/8'
+
+
+def logged_lines(*, log_format: str, path: str, set_up: Any = None) -> list[str]:
+    """The lines RedactingLogger writes to its access stream for one request (after `set_up(logger)`), with its
+    handlers as gunicorn sets them up (pytest's log capture, on every logger meanwhile, is left out)."""
+    import io
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("access_log_format", log_format)
+    logger = RedactingLogger(config)
+    access = logger.access_log
+    kept, access.handlers = access.handlers, [h for h in access.handlers if getattr(h, "_gunicorn", False)]
+    filters = list(access.filters)
+    stream = io.StringIO()
+    access.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    try:
+        if set_up is not None:
+            set_up(logger)
+        environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "GET", "RAW_URI": path, "PATH_INFO": path,
+                   "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": ""}  # fmt: skip
+        resp = SimpleNamespace(status="200 OK", sent=42, headers=[("X-Request-Id", "rid-1")])
+        logger.access(resp, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=7))
+    finally:
+        access.handlers, access.filters = kept, filters
+        access.setLevel(logging.INFO)
+    return stream.getvalue().splitlines()
+
+
+SERVICES_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+
+def test_the_line_written_to_the_stream_is_the_formatted_line_and_nothing_else() -> None:
+    lines = logged_lines(log_format=SERVICES_FORMAT, path="/api/orders/12")
+    assert lines == ['127.0.0.1 "GET /api/orders/12 HTTP/1.1" 200 42 7ms rid=rid-1']
+
+
+def test_the_usual_stream_gets_its_line_without_a_log_record_being_made() -> None:
+    def no_records(logger: Any) -> None:
+        def refuse(*_args: Any, **_kwargs: Any) -> None:
+            raise AssertionError("a LogRecord was made")
+
+        logger.access_log.makeRecord = refuse
+
+    try:
+        lines = logged_lines(log_format=SERVICES_FORMAT, path="/api/orders/12", set_up=no_records)
+    finally:
+        vars(logging.getLogger("gunicorn.access")).pop("makeRecord", None)
+    assert lines == ['127.0.0.1 "GET /api/orders/12 HTTP/1.1" 200 42 7ms rid=rid-1']
+
+
+def test_a_written_line_never_carries_a_tracking_token() -> None:
+    lines = logged_lines(log_format=SERVICES_FORMAT, path="/track/PlsoEYabxYOiIUqEs55lIw4zBwC-GomI")
+    assert len(lines) == 1 and "PlsoEYab" not in lines[0] and "/track/<token>" in lines[0]
+
+
+def test_a_filter_on_the_access_log_still_sees_every_line_through_logging() -> None:
+    seen: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record.getMessage())
+        return "/healthz" not in record.getMessage()
+
+    lines = logged_lines(log_format=SERVICES_FORMAT, path="/healthz",
+                            set_up=lambda logger: logger.access_log.addFilter(keep))  # fmt: skip
+    assert lines == [] and len(seen) == 1 and "GET /healthz" in seen[0]
+
+
+def test_an_access_log_raised_above_info_writes_nothing() -> None:
+    lines = logged_lines(log_format=SERVICES_FORMAT, path="/api/orders/12",
+                            set_up=lambda logger: logger.access_log.setLevel(logging.WARNING))  # fmt: skip
+    assert lines == []
