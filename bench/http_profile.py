@@ -218,7 +218,7 @@ def main() -> None:
     stack = Stack()
     try:
         stack.wait_ready()
-        shop, album, cart, orders = endpoints.prepare(stack)
+        _floor, shop, album, cart, orders = endpoints.prepare(stack)
         for endpoint, services in ((shop, ["store"]), (album, ["store"]), (cart, ["cart", "store"]),
                                    (orders, ["orders"])):
             lines += profile(stack, endpoint, services, args.seconds, out)
