@@ -69,6 +69,13 @@ def test_requests_are_counted_with_their_caller_and_whether_they_are_synthetic(c
     assert value(found, **unmatched) == 1
 
 
+def test_a_request_whose_second_baggage_header_says_synthetic_is_counted_as_synthetic(client: FlaskClient) -> None:
+    client.get("/healthz", headers=[("User-Agent", "musicstore-traffic"), ("baggage", "userId=alice"),
+                                    ("baggage", "synthetic_request=true")])  # fmt: skip
+    found = scrape(client, "http_requests_total")
+    assert value(found, method="GET", endpoint="/healthz", status="200", caller="traffic", synthetic="true") == 1
+
+
 def test_the_latency_histogram_is_labelled_by_method_endpoint_and_caller(client: FlaskClient) -> None:
     client.get("/healthz", headers={"User-Agent": "musicstore-store"})
     client.get("/healthz", headers={"User-Agent": "musicstore-store", "baggage": "synthetic_request=true"})
