@@ -48,7 +48,7 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     app.session_interface = SecureWhenHttps()
     init_request_ids(app)
     register_error_handlers(app)
-    csrf.init_app(app)
+    _csrf_check_only_for_unsafe_methods(app)
     Metrics(service).init_app(app)
     app.register_blueprint(ui)
     app.after_request(_add_security_headers(security_headers(settings)))
@@ -71,6 +71,28 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     _limiter_hooks_only_after_a_limit(app, limiter)
     return limiter
+
+
+def _csrf_check_only_for_unsafe_methods(app: Flask) -> None:
+    """Flask-WTF's CSRF check, asked only of requests whose method it checks (POST, PUT, PATCH, DELETE).
+
+    Its before-request hook looks up the view and builds its dotted name to see whether it is exempt before it
+    looks at the method: on every GET (pages, APIs, probes, scrapes) for nothing, a twentieth of a /healthz
+    answer's time in process. The check itself, and the exemptions, are Flask-WTF's as before."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    before = list(hooks)
+    csrf.init_app(app)
+    methods = frozenset(app.config["WTF_CSRF_METHODS"])
+    for index, hook in enumerate(hooks):
+        if hook not in before:
+            hooks[index] = _only_for_methods(hook, methods)
+
+
+def _only_for_methods(hook: Callable[[], Any], methods: frozenset[str]) -> Callable[[], Any]:
+    def only_for_methods() -> Any:
+        return hook() if request.method in methods else None
+
+    return only_for_methods
 
 
 # Where Flask-Limiter keeps a request's state (its `context`): made by the first look at it, which a decorated
@@ -113,7 +135,8 @@ class SecureWhenHttps(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """A request without a session cookie (most: APIs, probes, scrapers, anonymous shoppers) gets an empty
         session as Flask's own would, without building the cookie signer Flask makes for every request."""
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ
+                               or not request.cookies.get(self.get_cookie_name(app))):  # fmt: skip
             return self.session_class()
         return super().open_session(app, request)
 
