@@ -69,3 +69,30 @@ def test_a_line_written_while_serving_a_request_carries_its_request_id_and_the_c
     assert app.test_client().get("/ping", headers=headers).status_code == 200
     line = records(out)[0]
     assert (line["service"], line["request_id"], line["trace_id"]) == ("store", "req-42", TRACE_ID)
+
+
+def test_a_request_without_an_id_gets_a_new_one_of_32_hex_digits_each_time() -> None:
+    app = Flask("ids-test")
+    init_request_ids(app)
+    app.get("/ping")(lambda: "pong")
+    client = app.test_client()
+    ids = [client.get("/ping").headers["X-Request-ID"] for _ in range(50)]
+    assert len(set(ids)) == 50
+    assert all(len(made) == 32 and int(made, 16) >= 0 for made in ids)
+
+
+def test_a_forked_worker_makes_other_request_ids_than_its_parent() -> None:
+    import os
+
+    from musicstore.common.logs import new_request_id
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first ids, then out
+        os.write(write_end, " ".join(new_request_id() for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as child:
+        child_ids = set(child.read().split())
+    assert len(child_ids) == 3 and not child_ids & {new_request_id() for _ in range(3)}
