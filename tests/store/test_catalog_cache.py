@@ -210,3 +210,23 @@ def test_one_request_renews_an_answer_near_the_end_of_its_life_while_the_others_
     cache.put("/", 7, b"page again", "text/html")
     found = cache.get("/", 7)
     assert found is not None and found.body == b"page again"
+
+
+def test_a_version_connection_the_server_ended_costs_one_uncached_answer_and_the_next_read_opens_another(
+    app: Flask,
+) -> None:
+    reader = app.extensions["catalog_version"]
+    assert reader.read() is not None  # a connection is opened, and kept
+    run_sql(app, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+    assert reader.read() is None  # the kept one is gone: this request is answered from the database
+    assert reader.read() is not None  # and the next one reads over a new connection
+
+
+def test_disposing_of_the_reader_closes_the_connections_it_keeps(app: Flask) -> None:
+    reader = app.extensions["catalog_version"]
+    assert reader.read() is not None
+    kept = reader._idle.get_nowait()
+    reader._idle.put(kept)
+    reader.dispose()
+    assert kept.closed
