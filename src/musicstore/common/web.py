@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from musicstore.common.auth import is_admin_session
 from musicstore.common.errors import register_error_handlers
+from musicstore.common.limit_storage import storage_uri
 from musicstore.common.logs import init_request_ids
 from musicstore.common.metrics import Metrics
 from musicstore.common.money import money, money_grouped
@@ -57,7 +58,7 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     limiter = Limiter(
         get_remote_address,
         app=app,
-        storage_uri=settings.RATELIMIT_STORAGE_URI,
+        storage_uri=storage_uri(settings.RATELIMIT_STORAGE_URI),  # memory://: without a thread per hit
         headers_enabled=True,
         # The limiter would put its window's reset into Retry-After on every answer, over the one a 202 or a
         # 503 sets; a 429 gets its Retry-After from our handler (errors.py), the window's goes to its own header.
