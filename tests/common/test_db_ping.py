@@ -11,28 +11,19 @@ from sqlalchemy.pool import NullPool
 from musicstore.common import db
 from musicstore.common.embedded_pg import EmbeddedPostgres
 from tests.conftest import new_database
-
-
-class Clock:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The clock the pool's idle times are read from."""
-    fake = Clock()
+    fake = FakeClock()
     monkeypatch.setattr(db.time, "monotonic", fake)
     return fake
 
 
 @pytest.fixture()
-def engine(pg_server: EmbeddedPostgres, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def engine(pg_server: EmbeddedPostgres, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """An engine as the services make it, on a database of its own, counting its pings."""
     made = db.make_engine(new_database(pg_server, "ping_after_idle"), pool_size=1, max_overflow=0)
     made.pings = 0  # type: ignore[attr-defined]
@@ -55,21 +46,23 @@ def backend_pid(engine: Engine) -> int:
         return pid
 
 
-def test_a_connection_used_within_the_last_second_is_handed_out_without_a_ping(engine: Engine, clock: Clock) -> None:
+def test_a_connection_used_within_the_last_second_is_handed_out_without_a_ping(
+    engine: Engine, clock: FakeClock
+) -> None:
     first = backend_pid(engine)
     clock.now += db.PING_AFTER_IDLE / 2
     assert backend_pid(engine) == first
     assert engine.pings == 0  # type: ignore[attr-defined]
 
 
-def test_a_connection_idle_longer_is_pinged_before_it_is_handed_out(engine: Engine, clock: Clock) -> None:
+def test_a_connection_idle_longer_is_pinged_before_it_is_handed_out(engine: Engine, clock: FakeClock) -> None:
     first = backend_pid(engine)
     clock.now += db.PING_AFTER_IDLE + 0.1
     assert backend_pid(engine) == first
     assert engine.pings == 1  # type: ignore[attr-defined]
 
 
-def test_a_connection_the_server_ended_while_it_idled_is_replaced_before_use(engine: Engine, clock: Clock) -> None:
+def test_a_connection_the_server_ended_while_it_idled_is_replaced_before_use(engine: Engine, clock: FakeClock) -> None:
     first = backend_pid(engine)
     operator = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with operator.connect() as other:

@@ -10,14 +10,7 @@ from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
 from musicstore.common.limit_storage import SWEEP_EVERY, SweptMemoryStorage, storage_uri
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
@@ -53,7 +46,7 @@ def test_the_limit_still_refuses_the_hit_beyond_it() -> None:
 
 
 def test_expired_counts_are_swept_by_a_later_hit() -> None:
-    storage, clock = SweptMemoryStorage(), Clock()
+    storage, clock = SweptMemoryStorage(), FakeClock()
     storage.clock = clock
     storage.incr("old", expiry=0.001)
     storage.expirations["old"] = 0  # expired long ago (limits keeps expiries in wall-clock time)

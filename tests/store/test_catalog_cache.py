@@ -23,19 +23,10 @@ from musicstore.common.versions import POOL_SIZE
 from musicstore.store import create_app
 from musicstore.store.cache import CatalogCache
 from tests.store.conftest import ADMIN, SERVICE, create_album, store_settings
+from tests.support.clock import FakeClock
 from tests.support.sql import run_sql
 
 THREADS = 8  # a gunicorn worker's request threads (WEB_THREADS)
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
