@@ -33,7 +33,27 @@ class SweptMemoryStorage(MemoryStorage):
         now = self.clock()
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_EVERY
-            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Drop expired counts and moving-window entries, and the locks of keys left with neither.
+
+        On a request's thread, so it must never raise: other threads read and drop the same keys meanwhile (a read
+        drops an expired count itself), hence a snapshot of each map and pop() with a default throughout. limits'
+        own sweep indexes keys it listed a moment before, which a read on another thread may have dropped."""
+        now = time.time()  # limits keeps expiries in wall-clock time
+        for key, expiry in list(self.expirations.items()):
+            if expiry <= now:
+                self.storage.pop(key, None)
+                self.expirations.pop(key, None)
+        for key, entries in list(self.events.items()):
+            with self.locks[key]:  # the lock a moving window's hit takes to add entries to this list
+                entries[:] = [entry for entry in entries if entry.expiry > now]  # in place: never a cleared key back
+                if not entries and self.events.get(key) is entries:
+                    self.events.pop(key, None)
+        for key in list(self.locks):
+            if key not in self.storage and key not in self.events:
+                self.locks.pop(key, None)
 
 
 def storage_uri(configured: str) -> str:
