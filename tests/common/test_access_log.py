@@ -99,10 +99,10 @@ def logged_lines(*, log_format: str, path: str, set_up: Any = None) -> list[str]
     config.set("access_log_format", log_format)
     logger = RedactingLogger(config)
     access = logger.access_log
-    kept, access.handlers = access.handlers, [h for h in access.handlers if getattr(h, "_gunicorn", False)]
-    filters = list(access.filters)
+    kept, level, filters = access.handlers, access.level, list(access.filters)
+    access.handlers = [h for h in access.handlers if getattr(h, "_gunicorn", False)]
     stream = io.StringIO()
-    access.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    earlier = access.handlers[0].setStream(stream)  # type: ignore[attr-defined]
     try:
         if set_up is not None:
             set_up(logger)
@@ -110,9 +110,10 @@ def logged_lines(*, log_format: str, path: str, set_up: Any = None) -> list[str]
                    "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": ""}  # fmt: skip
         resp = SimpleNamespace(status="200 OK", sent=42, headers=[("X-Request-Id", "rid-1")])
         logger.access(resp, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=7))
-    finally:
+    finally:  # the logger is gunicorn's, shared by the whole test run: left as it was found
+        access.handlers[0].setStream(earlier)  # type: ignore[attr-defined]
         access.handlers, access.filters = kept, filters
-        access.setLevel(logging.INFO)
+        access.setLevel(level)
     return stream.getvalue().splitlines()
 
 
@@ -153,6 +154,28 @@ def test_a_filter_on_the_access_log_still_sees_every_line_through_logging() -> N
     lines = logged_lines(log_format=SERVICES_FORMAT, path="/healthz",
                             set_up=lambda logger: logger.access_log.addFilter(keep))  # fmt: skip
     assert lines == [] and len(seen) == 1 and "GET /healthz" in seen[0]
+
+
+def test_an_access_log_that_also_hands_lines_to_its_parents_goes_through_logging() -> None:
+    seen: list[str] = []
+    parent = logging.getLogger("gunicorn")
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    keep = Keep()
+    parent.addHandler(keep)
+
+    def propagate(logger: Any) -> None:
+        logger.access_log.propagate = True
+
+    try:
+        lines = logged_lines(log_format=SERVICES_FORMAT, path="/healthz", set_up=propagate)
+    finally:
+        parent.removeHandler(keep)
+        logging.getLogger("gunicorn.access").propagate = False
+    assert len(lines) == 1 and len(seen) == 1 and "GET /healthz" in seen[0]
 
 
 def test_an_access_log_raised_above_info_writes_nothing() -> None:

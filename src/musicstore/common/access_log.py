@@ -57,6 +57,8 @@ class RedactingLogger(Logger):
         log = self.access_log
         if not self.access_log_enabled or log.disabled or not log.isEnabledFor(logging.INFO) or log.filters:
             return None
+        if log.propagate:  # a logging configuration that also hands the line to its parents' handlers
+            return None
         if len(log.handlers) != 1:
             return None
         handler = log.handlers[0]
