@@ -13,6 +13,7 @@ from pythonjsonlogger.json import JsonFormatter
 from musicstore.common.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")  # the header as WSGI names it
 
 
 class _ContextFilter(logging.Filter):
@@ -70,7 +71,7 @@ def init_request_ids(app: Flask) -> None:
 
     @app.before_request
     def _take_request_id() -> None:
-        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")  # REQUEST_ID_HEADER as WSGI names it
+        incoming = request.environ.get(REQUEST_ID_ENVIRON, "")
         valid = 0 < len(incoming) <= 100 and incoming.replace("-", "").isalnum()
         g.request_id = incoming if valid else new_request_id()
 

@@ -67,7 +67,8 @@ def process_id() -> int:
 
 os.register_at_fork(after_in_child=_remember_pid)
 if values.ValueClass is not values.MutexValue:  # multiprocess mode, chosen when prometheus-client was imported
-    # Before any metric is made: every count made since uses this, and its own file per process as before.
+    # This module is imported before any metric is made (every metric of ours is made through it, and no library we
+    # load makes one at import): a value made earlier would keep the old class and open the same file again.
     values.ValueClass = values.MultiProcessValue(process_id)
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

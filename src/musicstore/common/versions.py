@@ -88,9 +88,11 @@ class VersionReader:
         except driver_error:
             _close(connection, driver_error)  # a broken connection (the database restarted) is not used again
             return None
-        if idle.qsize() < POOL_SIZE:
-            idle.put(connection)
-        else:  # a burst opened more than are kept
+        with self._lock:  # the count and the put together: never more than POOL_SIZE kept
+            keep = idle.qsize() < POOL_SIZE
+            if keep:
+                idle.put(connection)
+        if not keep:  # a burst opened more than are kept
             _close(connection, driver_error)
         self.statements.inc()
         return None if row is None else int(row[0])

@@ -83,17 +83,17 @@ def _csrf_check_only_for_unsafe_methods(app: Flask) -> None:
     hooks = app.before_request_funcs.setdefault(None, [])
     before = list(hooks)
     csrf.init_app(app)
-    methods = frozenset(app.config["WTF_CSRF_METHODS"])
     for index, hook in enumerate(hooks):
         if hook not in before:
-            hooks[index] = _only_for_methods(hook, methods)
+            hooks[index] = _only_for_checked_methods(hook)
 
 
-def _only_for_methods(hook: Callable[[], Any], methods: frozenset[str]) -> Callable[[], Any]:
-    def only_for_methods() -> Any:
-        return hook() if request.method in methods else None
+def _only_for_checked_methods(hook: Callable[[], Any]) -> Callable[[], Any]:
+    def only_for_checked_methods() -> Any:
+        # The methods as Flask-WTF reads them, on each request: the same answer for a method it does not check.
+        return hook() if request.method in current_app.config["WTF_CSRF_METHODS"] else None
 
-    return only_for_methods
+    return only_for_checked_methods
 
 
 # Where Flask-Limiter keeps a request's state (its `context`): made by the first look at it, which a decorated
