@@ -43,7 +43,7 @@ containers: ## As root, install podman, podman-compose and mmdebstrap when absen
 test: $(STAMP) browser containers ## Run every test (unit, integration, browser, containers, end to end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Run the tests without the slow browser and multi-process ones
+test-fast: $(STAMP) ## Run the tests without the slow browser, multi-process and fault-timing ones
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check style and types (ruff, mypy)

@@ -61,7 +61,7 @@ def test_memory_means_this_storage_and_any_other_storage_is_left_as_configured()
     assert storage_uri("redis://cache:6379/0") == "redis://cache:6379/0"
 
 
-KEYS, ROUNDS = 4000, 8
+KEYS, ROUNDS = 3000, 4
 
 
 def test_sweeping_while_other_threads_read_and_hit_the_same_keys_never_raises() -> None:

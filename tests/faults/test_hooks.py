@@ -177,6 +177,7 @@ def test_the_checkouts_deadline_counts_the_injected_payment_latency(data_dir: Pa
     assert (slowed.stale_after - plain.stale_after).total_seconds() == 20
 
 
+@pytest.mark.slow  # waits for the flag file's polling (a second or two): a fault test
 def test_cart_not_ready_answers_readyz_with_a_503_while_healthz_stays_up(cart: FlaskClient, data_dir: Path) -> None:
     assert cart.get("/readyz").status_code == 200
     switch(data_dir, cartNotReady=True)  # the file appears after the first look: found within seconds

@@ -18,6 +18,7 @@ def test_without_a_flag_file_every_flag_is_off(tmp_path: Path) -> None:
     assert faults.FaultSwitches(None).value("ordersUnavailable") is False
 
 
+@pytest.mark.slow  # waits for the flag file's polling (a second or two): a fault test
 def test_a_flag_switched_in_the_file_takes_effect_within_five_seconds_without_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "flags.json"
     flags.ensure_file(path)
@@ -47,6 +48,7 @@ def test_a_flag_file_that_appears_later_is_found_without_a_restart(
     eventually(lambda: _equal(switches.value("storeApiLatencyMs"), 200), timeout=5)
 
 
+@pytest.mark.slow  # waits for the flag file's polling (a second or two): a fault test
 def test_a_flag_file_that_is_not_json_yet_leaves_every_flag_off_until_it_is(tmp_path: Path) -> None:
     path = tmp_path / "flags.json"
     path.write_text("{half a fi")
