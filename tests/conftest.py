@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,14 +17,16 @@ from musicstore.common.embedded_pg import EmbeddedPostgres, free_port
 
 
 @contextmanager
-def embedded_server(prefix: str = "musicstore-test-pg-") -> Iterator[EmbeddedPostgres]:
+def embedded_server(prefix: str = "musicstore-test-pg-", **options: Any) -> Iterator[EmbeddedPostgres]:
     """A real PostgreSQL server on a free port, for the block.
 
     Its folder is made directly under the system's temporary folder, not pytest's: as root the server
     runs as another user, who must be able to reach it, and pytest makes its own folder private.
     """
     root = Path(tempfile.mkdtemp(prefix=prefix))
-    server = EmbeddedPostgres(root / "data", port=free_port(), user="music_user", password=secrets.token_hex(12))
+    server = EmbeddedPostgres(
+        root / "data", port=free_port(), user="music_user", password=secrets.token_hex(12), **options
+    )
     try:
         with (root / "postgres.log").open("wb") as log:
             server.start(output=log)

@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 from musicstore import local_config
-from musicstore.common.embedded_pg import EmbeddedPostgres, free_port, pg_bin, port_is_free
+from musicstore.common.embedded_pg import IDLE_SESSION_SECONDS, EmbeddedPostgres, free_port, pg_bin, port_is_free
 from musicstore.common.metric_files import MULTIPROC_DIR
 from musicstore.common.settings import ConfigurationError, ServiceSettings
 from musicstore.supervisor import PLAN_VARIABLE, Supervisor
@@ -193,7 +193,10 @@ def cmd_up(_args: argparse.Namespace) -> int:
         if not port_is_free(port):
             port = free_port()
             say("up", f"port {local_config.wanted_db_port()} is busy; PostgreSQL uses {port} instead")
-        database = EmbeddedPostgres(data / "postgres", port=port, user="music_user", password=found.db_password)
+        database = EmbeddedPostgres(
+            data / "postgres", port=port, user="music_user", password=found.db_password,
+            idle_session_seconds=IDLE_SESSION_SECONDS,
+        )  # fmt: skip
         database.prepare_data()  # initialised on the first start
         database_url = database.url("music_store")
         postgres = {

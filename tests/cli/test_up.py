@@ -10,13 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from musicstore.cli import available_services
 from musicstore.common.embedded_pg import free_port
-from musicstore.local_config import PORT_VARS
+from musicstore.local_config import PORT_VARS, load_secrets
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +97,13 @@ def assert_services_forked_from_one_process(pid: int, ports: dict[str, int]) -> 
     assert all(m.children() for m in masters)
 
 
+def assert_ends_idle_sessions(port: int, data: Path) -> None:
+    """The embedded server ends sessions idle for a minute (a burst's idle backends give their memory back)."""
+    password = load_secrets(data).db_password
+    with psycopg.connect(host="127.0.0.1", port=port, user="music_user", password=password, dbname="music_store") as db:
+        assert db.execute("SHOW idle_session_timeout").fetchone() == ("1min",)
+
+
 def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_and_ctrl_c_stops_everything(
     shared_tmp: Path,
 ) -> None:
@@ -134,6 +142,7 @@ def test_up_starts_the_seeded_shop_on_embedded_postgres_and_the_idle_traffic_ui_
         assert_services_forked_from_one_process(process.pid, ports)
         children = psutil.Process(process.pid).children(recursive=True)
         assert any("postgres" in c.name() for c in children)
+        assert_ends_idle_sessions(ports["DB_PORT"], tmp_path / "var")
         output = log.read_text()
         assert "admin log-in: user 'admin', password '" in output
         assert f"Traffic generator http://localhost:{ports['TRAFFIC_PORT']}" in output

@@ -18,7 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from musicstore.common.db import get_database
+from musicstore.common import versions
+from musicstore.common.db import PING_AFTER_IDLE, get_database
 from musicstore.common.versions import POOL_SIZE
 from musicstore.store import create_app
 from musicstore.store.cache import CatalogCache
@@ -203,15 +204,39 @@ def test_one_request_renews_an_answer_near_the_end_of_its_life_while_the_others_
     assert found is not None and found.body == b"page again"
 
 
-def test_a_version_connection_the_server_ended_costs_one_uncached_answer_and_the_next_read_opens_another(
-    app: Flask,
-) -> None:
-    reader = app.extensions["catalog_version"]
-    assert reader.read() is not None  # a connection is opened, and kept
+def end_other_sessions(app: Flask) -> None:
+    """End every other session on the app's database, as the server does to sessions idle past its timeout."""
     run_sql(app, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+
+
+def test_a_version_connection_ended_just_after_its_read_costs_one_uncached_answer_and_the_next_read_opens_another(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(versions.time, "monotonic", clock)
+    reader = app.extensions["catalog_version"]
+    assert reader.read() is not None  # a connection is opened, and kept
+    end_other_sessions(app)
+    clock.now += PING_AFTER_IDLE / 2  # used just now: the server went away meanwhile, no new connection is tried
     assert reader.read() is None  # the kept one is gone: this request is answered from the database
     assert reader.read() is not None  # and the next one reads over a new connection
+
+
+def test_a_version_connection_the_server_ended_while_it_idled_is_replaced_at_once_and_the_answer_stays_cached(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(versions.time, "monotonic", clock)
+    reader = app.extensions["catalog_version"]
+    version = reader.read()
+    assert version is not None
+    end_other_sessions(app)  # as an idle-session timeout does (the embedded server's under `musicstore up`)
+    clock.now += PING_AFTER_IDLE
+    assert reader.read() == version
+    kept = reader._idle.get_nowait()
+    reader._idle.put(kept)
+    assert not kept[0].closed  # the new connection is kept for the next read
 
 
 def test_disposing_of_the_reader_closes_the_connections_it_keeps(app: Flask) -> None:
@@ -220,4 +245,4 @@ def test_disposing_of_the_reader_closes_the_connections_it_keeps(app: Flask) -> 
     kept = reader._idle.get_nowait()
     reader._idle.put(kept)
     reader.dispose()
-    assert kept.closed
+    assert kept[0].closed

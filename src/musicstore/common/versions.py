@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from musicstore.common.db import Database, database_node
+from musicstore.common.db import PING_AFTER_IDLE, Database, database_node
 from musicstore.common.metrics import Metrics
 from musicstore.common.shared_read import SharedRead
 
@@ -67,19 +68,37 @@ class VersionReader:
             return self._engine
 
     def _read_now(self) -> int | None:
-        """The version now; None when it cannot be read: the request is then answered uncached."""
+        """The version now; None when it cannot be read: the request is then answered uncached.
+
+        A kept connection that sat unused PING_AFTER_IDLE or longer may have been ended by the server meanwhile (an
+        idle-session timeout, a restart): when its read fails, the read is made again at once on a new connection.
+        One used within the last second that fails is not tried again (the server went away just now)."""
         engine = self.engine()
-        idle = self._idle
         driver_error = engine.dialect.loaded_dbapi.Error
         try:
-            connection = idle.get_nowait()
+            connection, idle_since = self._idle.get_nowait()
         except queue.Empty:
-            try:
-                opened = engine.raw_connection()
-            except (DBAPIError, driver_error):  # no connection now (the database is away): uncached
-                return None
-            connection = opened.driver_connection
-            opened.detach()  # the engine's pool lets go of it: it is this reader's now
+            return self._read_on(self._open(engine, driver_error), driver_error)
+        version = self._read_on(connection, driver_error)
+        if version is None and time.monotonic() - idle_since >= PING_AFTER_IDLE:
+            return self._read_on(self._open(engine, driver_error), driver_error)
+        return version
+
+    @staticmethod
+    def _open(engine: Engine, driver_error: type[Exception]) -> Any:
+        """A new driver connection, or None when none can be made now (the database is away)."""
+        try:
+            opened = engine.raw_connection()
+        except (DBAPIError, driver_error):
+            return None
+        connection = opened.driver_connection
+        opened.detach()  # the engine's pool lets go of it: it is this reader's now
+        return connection
+
+    def _read_on(self, connection: Any, driver_error: type[Exception]) -> int | None:
+        """Read the version over this connection and keep it; None when there is none or the read failed."""
+        if connection is None:
+            return None
         try:
             cursor = connection.cursor()
             cursor.execute(self.sql)
@@ -89,9 +108,9 @@ class VersionReader:
             _close(connection, driver_error)  # a broken connection (the database restarted) is not used again
             return None
         with self._lock:  # the count and the put together: never more than POOL_SIZE kept
-            keep = idle.qsize() < POOL_SIZE
+            keep = self._idle.qsize() < POOL_SIZE
             if keep:
-                idle.put(connection)
+                self._idle.put((connection, time.monotonic()))
         if not keep:  # a burst opened more than are kept
             _close(connection, driver_error)
         self.statements.inc()
@@ -104,7 +123,7 @@ class VersionReader:
         error = self._engine.dialect.loaded_dbapi.Error
         while True:
             try:
-                _close(self._idle.get_nowait(), error)
+                _close(self._idle.get_nowait()[0], error)
             except queue.Empty:
                 return
 
