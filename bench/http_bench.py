@@ -35,12 +35,15 @@ from bench.traffic_memory import TrafficStack, pss
 from bench.wrk import WrkResult
 from tenacity import retry, stop_after_delay, wait_fixed
 
+from musicstore.common.embedded_pg import IDLE_SESSION_SECONDS
 from musicstore.local_config import LocalSettings
 
 CONNECTIONS = (16, 64)
 SECONDS = 10
 WARM_UP_SECONDS = 2
 TRAFFIC_USERS = 40
+# a client session's process title: "postgres: music_user music_store 127.0.0.1(49702) idle"
+CLIENT_BACKEND = re.compile(r"^postgres: \S+ \S+ [\d.]+\(\d+\)")
 README = Path(__file__).resolve().parent / "README.md"
 
 
@@ -55,8 +58,11 @@ class Results:
     first_start_s: float = 0.0
     restart_s: float = 0.0
     ui_after_s: float = 0.0
-    idle_mb: float = 0.0
+    started_mb: float = 0.0  # idle just after start, the readiness checks' database sessions still open
+    idle_mb: float = 0.0  # idle once the embedded server has ended the idle sessions
     idle_parts: dict[str, float] = field(default_factory=dict)
+    after_traffic_mb: float = 0.0  # idle again after the traffic run, its sessions ended
+    after_traffic_parts: dict[str, float] = field(default_factory=dict)
     traffic_peak_mb: float = 0.0
     traffic_load: str = ""
     workers: str = ""
@@ -108,6 +114,24 @@ def parts(stack: Stack) -> dict[str, float]:
             name = "traffic UI" if "musicstore.traffic" in command else "PostgreSQL"
             found[name] = found.get(name, 0.0) + pss(child, tree=True)
     return found
+
+
+def client_sessions(stack: Stack) -> int:
+    """The embedded PostgreSQL's client sessions (its backends whose title names a user, a database and a host)."""
+    up = psutil.Process(stack.process.pid)
+    return sum(1 for process in up.children(recursive=True) if CLIENT_BACKEND.match(" ".join(process.cmdline())))
+
+
+@retry(stop=stop_after_delay(IDLE_SESSION_SECONDS + 60), wait=wait_fixed(1), reraise=True)
+def sessions_ended(stack: Stack) -> None:
+    """Until the embedded server has ended every idle session (it does after IDLE_SESSION_SECONDS)."""
+    assert client_sessions(stack) == 0, "the embedded PostgreSQL still has client sessions"
+
+
+def idle_memory(stack: Stack) -> tuple[float, dict[str, float]]:
+    """The settled PSS of the idle stack and of its parts, once its database sessions have ended."""
+    sessions_ended(stack)
+    return settled_pss(stack), parts(stack)
 
 
 def settled_pss(stack: Stack, *, window: int = 5, spread_mb: float = 2.0, limit_s: float = 40) -> float:
@@ -183,8 +207,8 @@ def measure_stack(results: Results, args: argparse.Namespace) -> None:
         stack.wait_ready()
         results.ui_after_s = results.restart_s + time.monotonic() - started
         results.workers = worker_counts(stack)
-        results.idle_mb = settled_pss(stack)
-        results.idle_parts = parts(stack)
+        results.started_mb = settled_pss(stack)
+        results.idle_mb, results.idle_parts = idle_memory(stack)
         for endpoint in endpoints.prepare(stack):
             results.endpoints.append((endpoint, measure(endpoint.url, args.seconds, endpoint.headers, stack)))
         endpoints.restock(stack, args.purchases + 1000)
@@ -194,6 +218,7 @@ def measure_stack(results: Results, args: argparse.Namespace) -> None:
             endpoints.purchase(http, stack, album_id)
         results.purchases_ms = [endpoints.purchase(http, stack, album_id) for _ in range(args.purchases)]
         results.traffic_peak_mb, results.traffic_load = traffic_peak(stack, args.traffic_seconds)
+        results.after_traffic_mb, results.after_traffic_parts = idle_memory(stack)
     finally:
         stack.close()
         shutil.rmtree(root, ignore_errors=True)
