@@ -42,8 +42,8 @@ CONNECTIONS = (16, 64)
 SECONDS = 10
 WARM_UP_SECONDS = 2
 TRAFFIC_USERS = 40
-# a client session's process title: "postgres: music_user music_store 127.0.0.1(49702) idle"
-CLIENT_BACKEND = re.compile(r"^postgres: \S+ \S+ [\d.]+\(\d+\)")
+# a client session's process title: "postgres: music_user music_store 127.0.0.1(49702) idle" (or "[local]")
+CLIENT_BACKEND = re.compile(r"^postgres: \S+ \S+ (\S+\(\d+\)|\[local\])")
 README = Path(__file__).resolve().parent / "README.md"
 
 

@@ -24,6 +24,9 @@ from urllib.parse import urlsplit
 
 PLAN_VARIABLE = "MUSICSTORE_UP_PLAN"
 OUTPUTS_VARIABLE = "MUSICSTORE_OUTPUT_FDS"  # musicstore.zygote.OUTPUTS_VARIABLE
+# The embedded server ends a session idle for a minute and logs each as FATAL (musicstore.common.embedded_pg): an
+# expected event, not a failure, so the terminal does not show it.
+IDLE_SESSION_ENDED = "terminating connection due to idle-session timeout"
 
 COLOURS = ["\033[35m", "\033[36m", "\033[32m", "\033[33m", "\033[34m"]
 RESET = "\033[0m"
@@ -57,8 +60,9 @@ class Supervisor:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-    def pipe(self, name: str, stream: IO[bytes]) -> None:
-        """Copy a stream to the terminal in a thread: every whole line that has arrived, in one write.
+    def pipe(self, name: str, stream: IO[bytes], hide: str = "") -> None:
+        """Copy a stream to the terminal in a thread: every whole line that has arrived, in one write (but the lines
+        that contain `hide`, when given).
 
         A busy service writes a line per request (its access log): copied one at a time, each line cost the
         supervisor a wake-up, a read and a write of its own; taken together, whatever arrived while it printed
@@ -69,8 +73,11 @@ class Supervisor:
             pending = b""
             while chunk := _read_some(stream):
                 *lines, pending = (pending + chunk).split(b"\n")
-                if lines:
-                    self.say_all(name, [line.decode(errors="replace") for line in lines])
+                shown = [line.decode(errors="replace") for line in lines]
+                if hide:
+                    shown = [line for line in shown if hide not in line]
+                if shown:
+                    self.say_all(name, shown)
             if pending:
                 self.say(name, pending.decode(errors="replace"))
             stream.close()
@@ -105,10 +112,11 @@ class Supervisor:
         threading.Thread(target=self._watch, args=(name, process), daemon=True).start()
         return process
 
-    def adopt(self, name: str, process: subprocess.Popen[bytes]) -> None:
-        """Watch a child started elsewhere (its stdout must be a pipe); it is stopped last."""
+    def adopt(self, name: str, process: subprocess.Popen[bytes], hide: str = "") -> None:
+        """Watch a child started elsewhere (its stdout must be a pipe; lines containing `hide` are not shown); it is
+        stopped last."""
         if process.stdout is not None:
-            self.pipe(name, process.stdout)
+            self.pipe(name, process.stdout, hide)
         threading.Thread(target=self._watch, args=(name, process), daemon=True).start()
 
     def _watch(self, name: str, process: subprocess.Popen[bytes]) -> None:
@@ -237,7 +245,7 @@ def start_postgres(sup: Supervisor, postgres: dict[str, Any]) -> subprocess.Pope
         user=postgres.get("run_as"),
         start_new_session=True,
     )
-    sup.adopt("postgres", process)
+    sup.adopt("postgres", process, hide=IDLE_SESSION_ENDED)
     return process
 
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from musicstore.common.embedded_pg import free_port
-from musicstore.supervisor import OUTPUTS_VARIABLE, PLAN_VARIABLE, Supervisor, answers_200
+from musicstore.supervisor import IDLE_SESSION_ENDED, OUTPUTS_VARIABLE, PLAN_VARIABLE, Supervisor, answers_200
 from tests.support.waiting import eventually
 
 
@@ -168,3 +168,19 @@ def test_a_childs_lines_come_whole_under_its_name_however_they_arrive(capsys: py
     assert printed == [
         supervisor.prefix("store") + line for line in ("first", "second", "third", "no newline at the end")
     ]
+
+
+def test_lines_a_child_is_told_to_hide_are_not_shown_and_its_others_are(capsys: pytest.CaptureFixture[str]) -> None:
+    read, write = os.pipe()
+    supervisor = Supervisor()
+    supervisor.pipe("postgres", os.fdopen(read, "rb"), hide=IDLE_SESSION_ENDED)
+    os.write(write, f"FATAL:  {IDLE_SESSION_ENDED}\nFATAL:  password authentication failed\n".encode())
+    os.close(write)
+    printed: list[str] = []
+
+    def _printed() -> None:
+        printed.extend(capsys.readouterr().out.splitlines())
+        assert printed
+
+    eventually(_printed, timeout=10)
+    assert printed == [supervisor.prefix("postgres") + "FATAL:  password authentication failed"]

@@ -31,3 +31,8 @@ def test_the_embedded_server_starts_no_logical_replication_launcher(pg_server: E
             "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'logical replication launcher'"
         ).fetchone()
     assert found == (0,)
+
+
+def test_the_server_keeps_idle_sessions_unless_told_otherwise(pg_server: EmbeddedPostgres) -> None:
+    with pg_server._connect("postgres") as connection:
+        assert connection.execute("SHOW idle_session_timeout").fetchone() == ("0",)

@@ -206,8 +206,11 @@ def test_one_request_renews_an_answer_near_the_end_of_its_life_while_the_others_
 
 def end_other_sessions(app: Flask) -> None:
     """End every other session on the app's database, as the server does to sessions idle past its timeout."""
-    run_sql(app, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+    run_sql(
+        app,
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )  # fmt: skip (waits for each to end)
 
 
 def test_a_version_connection_ended_just_after_its_read_costs_one_uncached_answer_and_the_next_read_opens_another(
@@ -237,6 +240,22 @@ def test_a_version_connection_the_server_ended_while_it_idled_is_replaced_at_onc
     kept = reader._idle.get_nowait()
     reader._idle.put(kept)
     assert not kept[0].closed  # the new connection is kept for the next read
+
+
+def test_a_kept_version_connection_that_idled_and_fails_for_another_reason_is_not_tried_again(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(versions.time, "monotonic", clock)
+    reader = app.extensions["catalog_version"]
+    assert reader.read() is not None
+    opened: list[object] = []
+    open_connection = reader._open
+    monkeypatch.setattr(reader, "_open", lambda engine: opened.append(engine) or open_connection(engine))
+    monkeypatch.setattr(reader, "sql", "SELECT version FROM no_such_table")  # a failure that is not a lost connection
+    clock.now += PING_AFTER_IDLE
+    assert reader.read() is None
+    assert opened == []
 
 
 def test_disposing_of_the_reader_closes_the_connections_it_keeps(app: Flask) -> None:

@@ -36,8 +36,10 @@ SMALL_SERVER = ("shared_buffers=32MB", "io_method=sync", "jit=off", "max_logical
 
 # Seconds a session may sit idle (outside a transaction) before `musicstore up`'s server ends it. A backend a burst
 # of traffic opened keeps 2-10 MB of the server's memory while its pool holds it: after a run of 40 shoppers, 21 idle
-# backends held 46 MB. The services' pools and version readers check a connection that idled before they use it and
-# connect again when the server ended it (musicstore.common.db, musicstore.common.versions).
+# backends held 46 MB. The services' pools ping a connection that idled before they hand it out, and their version
+# readers read again on a new connection when one that idled was found ended: both connect again when the server
+# ended a session (musicstore.common.db, musicstore.common.versions). Each end is logged as FATAL; `musicstore up`
+# does not show those lines (musicstore.supervisor.IDLE_SESSION_ENDED).
 IDLE_SESSION_SECONDS = 60
 
 

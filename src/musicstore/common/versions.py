@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from flask import Response, make_response, request
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -71,42 +72,46 @@ class VersionReader:
         """The version now; None when it cannot be read: the request is then answered uncached.
 
         A kept connection that sat unused PING_AFTER_IDLE or longer may have been ended by the server meanwhile (an
-        idle-session timeout, a restart): when its read fails, the read is made again at once on a new connection.
-        One used within the last second that fails is not tried again (the server went away just now)."""
+        idle-session timeout, a restart): when its read finds it ended, the read is made again at once on a new
+        connection. Any other failure, or one of a connection used within the last second (the server went away
+        just now), is not tried again."""
         engine = self.engine()
-        driver_error = engine.dialect.loaded_dbapi.Error
         try:
             connection, idle_since = self._idle.get_nowait()
         except queue.Empty:
-            return self._read_on(self._open(engine, driver_error), driver_error)
-        version = self._read_on(connection, driver_error)
-        if version is None and time.monotonic() - idle_since >= PING_AFTER_IDLE:
-            return self._read_on(self._open(engine, driver_error), driver_error)
+            return self._read_on(self._open(engine), engine.dialect)[0]
+        idled = time.monotonic() - idle_since
+        version, ended = self._read_on(connection, engine.dialect)
+        if ended and idled >= PING_AFTER_IDLE:
+            return self._read_on(self._open(engine), engine.dialect)[0]
         return version
 
     @staticmethod
-    def _open(engine: Engine, driver_error: type[Exception]) -> Any:
+    def _open(engine: Engine) -> Any:
         """A new driver connection, or None when none can be made now (the database is away)."""
         try:
             opened = engine.raw_connection()
-        except (DBAPIError, driver_error):
+        except (DBAPIError, engine.dialect.loaded_dbapi.Error):
             return None
         connection = opened.driver_connection
         opened.detach()  # the engine's pool lets go of it: it is this reader's now
         return connection
 
-    def _read_on(self, connection: Any, driver_error: type[Exception]) -> int | None:
-        """Read the version over this connection and keep it; None when there is none or the read failed."""
+    def _read_on(self, connection: Any, dialect: Dialect) -> tuple[int | None, bool]:
+        """Read the version over this connection and keep it: (the version, False); (None, whether the connection
+        was found ended) when there is no connection or the read failed."""
         if connection is None:
-            return None
+            return None, False
+        driver_error = dialect.loaded_dbapi.Error
         try:
             cursor = connection.cursor()
             cursor.execute(self.sql)
             row = cursor.fetchone()
             cursor.close()
-        except driver_error:
+        except driver_error as exc:
+            ended = dialect.is_disconnect(exc, connection, None)
             _close(connection, driver_error)  # a broken connection (the database restarted) is not used again
-            return None
+            return None, ended
         with self._lock:  # the count and the put together: never more than POOL_SIZE kept
             keep = self._idle.qsize() < POOL_SIZE
             if keep:
@@ -114,7 +119,7 @@ class VersionReader:
         if not keep:  # a burst opened more than are kept
             _close(connection, driver_error)
         self.statements.inc()
-        return None if row is None else int(row[0])
+        return (None if row is None else int(row[0])), False
 
     def dispose(self) -> None:
         """Close this process's connections."""
