@@ -97,6 +97,49 @@ def test_a_bulkhead_refuses_after_its_bounded_wait_when_no_slot_frees() -> None:
         assert 0.15 < time.monotonic() - started < 2.0
 
 
+@pytest.mark.parametrize(
+    ("freed_at", "refused_at"),
+    [
+        (0.0, 10.2),  # nothing freed lately: refused after its wait, as a stalled downstream's
+        (10.5, 10.7),  # a slot freed 0.5 s after it came: it waits a wait longer
+        (11.9, 12.0),  # slots still freeing near the end: never past max_wait
+    ],
+)
+def test_a_waiting_request_is_refused_once_no_slot_has_been_freed_for_the_wait_and_never_after_max_wait(
+    freed_at: float, refused_at: float
+) -> None:
+    heads = Bulkhead("store", 1, "busy", wait=0.2, max_wait=2.0)
+    assert heads.refused_at(10.0, freed_at) == pytest.approx(refused_at)
+
+
+def test_without_max_wait_a_request_waits_its_wait_however_often_slots_free() -> None:
+    assert Bulkhead("store", 1, "busy", wait=0.2).refused_at(10.0, 10.15) == pytest.approx(10.2)
+
+
+def test_a_request_keeps_waiting_past_its_wait_while_the_holders_keep_finishing() -> None:
+    heads = Bulkhead("store", 1, "busy", wait=0.2, max_wait=10.0)
+    busy, done, outcome = threading.Event(), threading.Event(), []
+
+    def one_holder_after_another() -> None:  # a busy downstream: the slot is freed every 50 ms, and taken again
+        for _ in range(12):
+            with heads.slot():
+                busy.set()
+                done.wait(0.05)
+
+    holders = threading.Thread(target=one_holder_after_another)
+    holders.start()
+    assert busy.wait(10)
+    started = time.monotonic()
+    try:
+        with heads.slot():
+            outcome.append(time.monotonic() - started)
+    except Busy:
+        outcome.append(None)
+    done.set()
+    holders.join(10)
+    assert outcome != [None]  # served, not refused, although it may have waited longer than 0.2 s
+
+
 def test_a_cart_page_waits_a_moment_for_a_store_slot_that_frees_instead_of_showing_no_prices(
     data_dir: Path, store: FakeStore, orders: FakeOrders
 ) -> None:

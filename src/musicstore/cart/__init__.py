@@ -46,9 +46,13 @@ def create_app(settings: CartSettings | None = None, **config: object) -> Flask:
     app.extensions["cart_clients"] = Clients.from_settings(settings, get_metrics(app))
     init_bulkheads(
         app,
-        Bulkhead("checkout", settings.CHECKOUT_CONCURRENCY, BUSY_CHECKOUTS, wait=settings.BULKHEAD_WAIT),
-        # A page waits only a moment for a slot: with the store stalled, waiting pages hold the threads /healthz needs.
-        Bulkhead("store", settings.STORE_CONCURRENCY, STORE_DOWN, wait=settings.STORE_BULKHEAD_WAIT),
+        # A request waits for a slot while others keep finishing (a busy downstream), never past a page's own
+        # deadline, and is refused once none has finished for the bulkhead's wait (a stalled one).
+        Bulkhead(
+            "checkout", settings.CHECKOUT_CONCURRENCY, BUSY_CHECKOUTS, settings.BULKHEAD_WAIT, settings.PAGE_TIMEOUT
+        ),
+        # The store's wait is short: with the store stalled, waiting pages hold the threads /healthz needs.
+        Bulkhead("store", settings.STORE_CONCURRENCY, STORE_DOWN, settings.STORE_BULKHEAD_WAIT, settings.PAGE_TIMEOUT),
     )
     app.extensions["payments_declined"] = get_metrics(app).counter(
         "payments_declined_total", "Simulated payments declined (test card numbers)"

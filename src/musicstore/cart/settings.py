@@ -23,14 +23,16 @@ class CartSettings(OwnDatabase):
     # One deadline for a checkout's downstream calls (the payment's latency comes on top).
     CHECKOUT_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
     # Bulkheads (per process): how many requests may wait on the order service (checkouts) and on the store
-    # at once; one more gets a 503 at once, so pages that need neither keep threads (WEB_THREADS, default 8).
+    # at once, so pages that need neither keep threads (WEB_THREADS, default 8). One more waits for a slot while
+    # the holders keep finishing (a busy downstream), at most PAGE_TIMEOUT, and gets its 503 (or a page without
+    # the store's data) once none has finished for the wait below (a stalled downstream).
     CHECKOUT_CONCURRENCY: int = Field(default=4, ge=1, le=256)
     STORE_CONCURRENCY: int = Field(default=6, ge=1, le=256)
-    # How long a checkout may wait for a slot of its bulkhead (a burst under load) before its 503.
+    # How long no checkout may finish before a checkout waiting for a slot is refused.
     BULKHEAD_WAIT: float = Field(default=0.5, ge=0, le=10)
-    # How long a page may wait for a store slot before it is shown without the store's data. Short: a store
-    # call under load frees its slot within milliseconds, while in a stall waiting pages would hold the threads
-    # /healthz needs (with no wait at all, 11% of cart pages at 16 connections showed no prices in make bench).
+    # How long no store call may finish before a page waiting for a store slot is shown without the store's data.
+    # Short: under load a store call frees its slot within milliseconds, while in a stall waiting pages would hold
+    # the threads /healthz needs (with no wait at all, 11% of cart pages at 16 connections showed no prices).
     STORE_BULKHEAD_WAIT: float = Field(default=0.05, ge=0, le=2)
     # One deadline for the store calls of a page or a cart change (all tries included).
     PAGE_TIMEOUT: float = Field(default=2.0, gt=0, le=60)
