@@ -24,9 +24,12 @@ from urllib.parse import urlsplit
 
 PLAN_VARIABLE = "MUSICSTORE_UP_PLAN"
 OUTPUTS_VARIABLE = "MUSICSTORE_OUTPUT_FDS"  # musicstore.zygote.OUTPUTS_VARIABLE
-# The embedded server ends a session idle for a minute and logs each as FATAL (musicstore.common.embedded_pg): an
-# expected event, not a failure, so the terminal does not show it.
+# What the embedded server logs as FATAL for expected events, not failures, which the terminal does not show: each
+# session it ends after a minute idle (musicstore.common.embedded_pg), and each of create_database's connection
+# attempts while it starts.
 IDLE_SESSION_ENDED = "terminating connection due to idle-session timeout"
+STARTING_UP = "the database system is starting up"
+POSTGRES_EXPECTED = (IDLE_SESSION_ENDED, STARTING_UP)
 
 COLOURS = ["\033[35m", "\033[36m", "\033[32m", "\033[33m", "\033[34m"]
 RESET = "\033[0m"
@@ -60,9 +63,9 @@ class Supervisor:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-    def pipe(self, name: str, stream: IO[bytes], hide: str = "") -> None:
+    def pipe(self, name: str, stream: IO[bytes], hide: Sequence[str] = ()) -> None:
         """Copy a stream to the terminal in a thread: every whole line that has arrived, in one write (but the lines
-        that contain `hide`, when given).
+        that contain one of `hide`).
 
         A busy service writes a line per request (its access log): copied one at a time, each line cost the
         supervisor a wake-up, a read and a write of its own; taken together, whatever arrived while it printed
@@ -75,7 +78,7 @@ class Supervisor:
                 *lines, pending = (pending + chunk).split(b"\n")
                 shown = [line.decode(errors="replace") for line in lines]
                 if hide:
-                    shown = [line for line in shown if hide not in line]
+                    shown = [line for line in shown if not any(text in line for text in hide)]
                 if shown:
                     self.say_all(name, shown)
             if pending:
@@ -112,9 +115,9 @@ class Supervisor:
         threading.Thread(target=self._watch, args=(name, process), daemon=True).start()
         return process
 
-    def adopt(self, name: str, process: subprocess.Popen[bytes], hide: str = "") -> None:
-        """Watch a child started elsewhere (its stdout must be a pipe; lines containing `hide` are not shown); it is
-        stopped last."""
+    def adopt(self, name: str, process: subprocess.Popen[bytes], hide: Sequence[str] = ()) -> None:
+        """Watch a child started elsewhere (its stdout must be a pipe; lines containing one of `hide` are not shown);
+        it is stopped last."""
         if process.stdout is not None:
             self.pipe(name, process.stdout, hide)
         threading.Thread(target=self._watch, args=(name, process), daemon=True).start()
@@ -245,7 +248,7 @@ def start_postgres(sup: Supervisor, postgres: dict[str, Any]) -> subprocess.Pope
         user=postgres.get("run_as"),
         start_new_session=True,
     )
-    sup.adopt("postgres", process, hide=IDLE_SESSION_ENDED)
+    sup.adopt("postgres", process, hide=POSTGRES_EXPECTED)
     return process
 
 

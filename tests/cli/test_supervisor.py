@@ -15,7 +15,15 @@ import psutil
 import pytest
 
 from musicstore.common.embedded_pg import free_port
-from musicstore.supervisor import IDLE_SESSION_ENDED, OUTPUTS_VARIABLE, PLAN_VARIABLE, Supervisor, answers_200
+from musicstore.supervisor import (
+    IDLE_SESSION_ENDED,
+    OUTPUTS_VARIABLE,
+    PLAN_VARIABLE,
+    POSTGRES_EXPECTED,
+    STARTING_UP,
+    Supervisor,
+    answers_200,
+)
 from tests.support.waiting import eventually
 
 
@@ -173,8 +181,10 @@ def test_a_childs_lines_come_whole_under_its_name_however_they_arrive(capsys: py
 def test_lines_a_child_is_told_to_hide_are_not_shown_and_its_others_are(capsys: pytest.CaptureFixture[str]) -> None:
     read, write = os.pipe()
     supervisor = Supervisor()
-    supervisor.pipe("postgres", os.fdopen(read, "rb"), hide=IDLE_SESSION_ENDED)
-    os.write(write, f"FATAL:  {IDLE_SESSION_ENDED}\nFATAL:  password authentication failed\n".encode())
+    supervisor.pipe("postgres", os.fdopen(read, "rb"), hide=POSTGRES_EXPECTED)
+    os.write(
+        write, f"FATAL:  {STARTING_UP}\nFATAL:  {IDLE_SESSION_ENDED}\nFATAL:  password authentication failed\n".encode()
+    )
     os.close(write)
     printed: list[str] = []
 

@@ -39,7 +39,7 @@ SMALL_SERVER = ("shared_buffers=32MB", "io_method=sync", "jit=off", "max_logical
 # backends held 46 MB. The services' pools ping a connection that idled before they hand it out, and their version
 # readers read again on a new connection when one that idled was found ended: both connect again when the server
 # ended a session (musicstore.common.db, musicstore.common.versions). Each end is logged as FATAL; `musicstore up`
-# does not show those lines (musicstore.supervisor.IDLE_SESSION_ENDED).
+# does not show those lines (musicstore.supervisor.POSTGRES_EXPECTED).
 IDLE_SESSION_SECONDS = 60
 
 
