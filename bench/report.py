@@ -120,7 +120,7 @@ def _other_table(results: Results) -> list[str]:
          f"p50 < {PURCHASE_P50_MS:.0f} ms, p99 < {PURCHASE_P99_MS:.0f} ms",
          yes(p50 < PURCHASE_P50_MS and p99 < PURCHASE_P99_MS)),
         ("memory, whole stack idle (PSS), its idle database sessions ended",
-         f"{results.idle_mb:.0f} MB ({idle_parts}); just after start {results.started_mb:.0f} MB",
+         f"{results.idle_mb:.1f} MB ({idle_parts}); just after start {results.started_mb:.0f} MB",
          f"≤ {IDLE_MB:.0f} MB", yes(results.idle_mb <= IDLE_MB)),
         (f"memory, peak during HTTP traffic ({results.traffic_load})", f"{results.traffic_peak_mb:.0f} MB",
          f"≤ {TRAFFIC_MB:.0f} MB", yes(results.traffic_peak_mb <= TRAFFIC_MB)),
