@@ -118,9 +118,9 @@ def test_without_max_wait_a_request_waits_its_wait_however_often_slots_free() ->
 
 def test_a_request_keeps_waiting_past_its_wait_while_the_holders_keep_finishing() -> None:
     heads = Bulkhead("store", 1, "busy", wait=0.2, max_wait=10.0)
-    busy, done, outcome = threading.Event(), threading.Event(), []
+    busy, done = threading.Event(), threading.Event()
 
-    def one_holder_after_another() -> None:  # a busy downstream: the slot is freed every 50 ms, and taken again
+    def one_holder_after_another() -> None:  # a busy downstream: the slot is freed every 50 ms and taken again
         for _ in range(12):
             with heads.slot():
                 busy.set()
@@ -128,16 +128,13 @@ def test_a_request_keeps_waiting_past_its_wait_while_the_holders_keep_finishing(
 
     holders = threading.Thread(target=one_holder_after_another)
     holders.start()
-    assert busy.wait(10)
-    started = time.monotonic()
     try:
-        with heads.slot():
-            outcome.append(time.monotonic() - started)
-    except Busy:
-        outcome.append(None)
-    done.set()
-    holders.join(10)
-    assert outcome != [None]  # served, not refused, although it may have waited longer than 0.2 s
+        assert busy.wait(10)
+        with heads.slot():  # served, not refused after 0.2 s: the slot keeps being freed meanwhile
+            pass
+    finally:
+        done.set()
+        holders.join(10)
 
 
 def test_a_cart_page_waits_a_moment_for_a_store_slot_that_frees_instead_of_showing_no_prices(

@@ -204,6 +204,14 @@ def test_one_request_renews_an_answer_near_the_end_of_its_life_while_the_others_
     assert found is not None and found.body == b"page again"
 
 
+@pytest.fixture
+def version_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The clock the catalog version reader reads its connections' idle times from."""
+    fake = FakeClock()
+    monkeypatch.setattr(versions.time, "monotonic", fake)
+    return fake
+
+
 def end_other_sessions(app: Flask) -> None:
     """End every other session on the app's database, as the server does to sessions idle past its timeout."""
     run_sql(
@@ -214,10 +222,9 @@ def end_other_sessions(app: Flask) -> None:
 
 
 def test_a_version_connection_ended_just_after_its_read_costs_one_uncached_answer_and_the_next_read_opens_another(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
+    app: Flask, version_clock: FakeClock
 ) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(versions.time, "monotonic", clock)
+    clock = version_clock
     reader = app.extensions["catalog_version"]
     assert reader.read() is not None  # a connection is opened, and kept
     end_other_sessions(app)
@@ -227,10 +234,9 @@ def test_a_version_connection_ended_just_after_its_read_costs_one_uncached_answe
 
 
 def test_a_version_connection_the_server_ended_while_it_idled_is_replaced_at_once_and_the_answer_stays_cached(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
+    app: Flask, version_clock: FakeClock
 ) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(versions.time, "monotonic", clock)
+    clock = version_clock
     reader = app.extensions["catalog_version"]
     version = reader.read()
     assert version is not None
@@ -243,10 +249,9 @@ def test_a_version_connection_the_server_ended_while_it_idled_is_replaced_at_onc
 
 
 def test_a_kept_version_connection_that_idled_and_fails_for_another_reason_is_not_tried_again(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
+    app: Flask, version_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(versions.time, "monotonic", clock)
+    clock = version_clock
     reader = app.extensions["catalog_version"]
     assert reader.read() is not None
     opened: list[object] = []
