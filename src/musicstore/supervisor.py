@@ -76,14 +76,15 @@ class Supervisor:
             pending = b""
             while chunk := _read_some(stream):
                 *lines, pending = (pending + chunk).split(b"\n")
-                shown = [line.decode(errors="replace") for line in lines]
-                if hide:
-                    shown = [line for line in shown if not any(text in line for text in hide)]
+                shown = [line for line in (line.decode(errors="replace") for line in lines) if not _hidden(line)]
                 if shown:
                     self.say_all(name, shown)
-            if pending:
-                self.say(name, pending.decode(errors="replace"))
+            if pending and not _hidden(last := pending.decode(errors="replace")):
+                self.say(name, last)
             stream.close()
+
+        def _hidden(line: str) -> bool:
+            return any(text in line for text in hide)
 
         threading.Thread(target=_copy, daemon=True, name=f"log-{name}").start()
 
