@@ -55,7 +55,7 @@ format: $(STAMP) ## Format the code
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-bench: $(STAMP) ## Measure req/s, latency, memory and start-up beside a Flask hello-world (wrk; ~7 min)
+bench: $(STAMP) ## Measure req/s, latency, memory and start-up beside a Flask hello-world (wrk; ~6 min)
 	@if ! command -v wrk >/dev/null; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "wrk is missing: install Debian's package (sudo apt-get install wrk), then run make bench again"; exit 1; fi; \
 	  echo "installing wrk"; \

@@ -20,7 +20,7 @@ START_S = 3.0
 
 METHOD = """\
 ```sh
-make bench      # installs wrk from Debian's packages when missing; about 7 minutes
+make bench      # installs wrk from Debian's packages when missing; about 6 minutes
 ```
 
 `bench/http_bench.py`, in one run: wrk (2 threads, `--latency`, `--timeout 10s` so that slow answers count in the
