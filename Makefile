@@ -47,13 +47,13 @@ test-fast: $(STAMP) ## Run the tests without the slow browser, multi-process and
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check style and types (ruff, mypy)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 format: $(STAMP) ## Format the code
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 bench: $(STAMP) ## Measure req/s, latency, memory and start-up beside a Flask hello-world (wrk; ~6 min)
 	@if ! command -v wrk >/dev/null; then \

@@ -219,8 +219,12 @@ def main() -> None:
     try:
         stack.wait_ready()
         _floor, shop, album, cart, orders = endpoints.prepare(stack)
-        for endpoint, services in ((shop, ["store"]), (album, ["store"]), (cart, ["cart", "store"]),
-                                   (orders, ["orders"])):
+        for endpoint, services in (
+            (shop, ["store"]),
+            (album, ["store"]),
+            (cart, ["cart", "store"]),
+            (orders, ["orders"]),
+        ):
             lines += profile(stack, endpoint, services, args.seconds, out)
     finally:
         stack.close()

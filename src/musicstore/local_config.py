@@ -189,11 +189,6 @@ def local_env(directory: Path, found: LocalSecrets, database_url: str | None) ->
     return env
 
 
-def child_env(stack: dict[str, str]) -> dict[str, str]:
-    """The environment of a service process: this process's own, with the stack's settings on top."""
-    return {**os.environ, **stack}
-
-
 def metrics_env(service: str, data: Path | None = None) -> dict[str, str]:
     """PROMETHEUS_MULTIPROC_DIR for one start of a service's gunicorn: a private directory without old metrics.
 

@@ -91,12 +91,6 @@ def build_images(env: dict[str, str]) -> None:
          "deploy/docker"], env, timeout=900)  # fmt: skip
 
 
-def image_size_mb(name: str, env: dict[str, str]) -> float:
-    """An image's size in MB."""
-    size = run(["podman", "image", "inspect", "--format", "{{.Size}}", name], env, timeout=60).stdout.strip()
-    return int(size) / 1e6
-
-
 # A service's call that could not reach its peer and took this long was not an HTTP timeout (HTTP_TIMEOUT is 3 s):
 # it was the name lookup, which glibc gives up on a silent DNS server only after 5 s a try.
 LOOKUP_STALL_MS = 5000

@@ -11,6 +11,7 @@ import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ import requests
 from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
 from tests.e2e.conftest import Shopper, Stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +77,10 @@ def test_a_15_second_order_service_stall_loses_no_order_oversells_nothing_and_te
             thread.start()
         # While the checkouts wait on the stalled order service, the cart's other pages keep their speed.
         slowest = max(
-            max(timed(lambda: bystander.add(plenty["id"])), timed(lambda: bystander.http.get(f"{stack.cart.url}/cart")))
+            max(
+                timed(lambda: bystander.add(plenty["id"])),
+                timed(lambda: bystander.http.get(f"{stack.cart.url}/cart", timeout=5)),
+            )
             for _ in range(5)
         )
         health = timed(lambda: requests.get(f"{stack.cart.url}/healthz", timeout=5))
@@ -134,9 +139,10 @@ def _pay_ignoring_the_crash(shopper: Shopper, key: str) -> None:
         shopper.pay(key=key)
 
 
-def _wait_for(condition: Any, within: float = 20) -> None:
-    @retry(retry=retry_if_result(lambda ok: not ok), wait=wait_fixed(0.05), stop=stop_after_delay(within))
-    def _check() -> bool:
-        return bool(condition())
+def _wait_for(condition: Callable[[], bool], within: float = 20) -> None:
+    """Wait (bounded) until the condition holds."""
 
-    _check()
+    def holds() -> None:
+        assert condition()
+
+    eventually(holds, timeout=within)

@@ -62,7 +62,8 @@ def shop(stack: Stack, albums: list[dict], purchase: Purchase, rng: random.Rando
             status = submit(purchase)
         if status not in (0, 202, 503):
             return
-        # The shopper waits as the answer asks (Retry-After) before submitting the same key again.
+        # The shopper presses again after a moment (0.5-1.5 s: sooner than the 2 s Retry-After asks, as impatient
+        # shoppers do), with the same key.
         time.sleep(rng.uniform(0.5, 1.5))
 
 

@@ -6,7 +6,6 @@ import base64
 import itertools
 from collections.abc import Iterator
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +192,3 @@ def login(client: FlaskClient) -> None:
     token = page.select_one("input[name=csrf_token]")["value"]  # type: ignore[index]
     response = client.post("/login", data={"csrf_token": token, "username": "admin", "password": ADMIN_PASSWORD})
     assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def money(value: str) -> Decimal:
-    """A money string as a Decimal."""
-    return Decimal(value)

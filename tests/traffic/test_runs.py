@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 
 import pytest
 import requests
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from musicstore.common.embedded_pg import free_port
+from tests.support.waiting import eventually
 from tests.traffic.shop import ADMIN_PASSWORD, RUN_LIMIT, Shop, browsers_left, summary_of
 
 pytestmark = pytest.mark.slow
@@ -174,11 +175,9 @@ def test_the_admin_keeps_the_catalog_from_growing_by_retiring_its_oldest_albums(
     assert after[-1] > before[-1]  # and the one this journey added is there
 
 
-@retry(retry=retry_if_exception_type(AssertionError), stop=stop_after_delay(120), wait=wait_fixed(0.5), reraise=True)
-def wait_for(check: object) -> None:
-    """Wait (bounded) until a check passes."""
-    assert callable(check)
-    check()
+def wait_for(check: Callable[[], None]) -> None:
+    """Wait (bounded: two minutes) until a check passes."""
+    eventually(check, timeout=120, interval=0.5)
 
 
 def test_the_web_ui_answers_on_its_port_and_a_swarm_started_through_its_api_makes_orders(shop: Shop) -> None:

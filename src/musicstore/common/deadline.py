@@ -21,10 +21,6 @@ DEADLINE_HEADER = "X-Request-Deadline"
 _deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
 
 
-class DeadlineExceeded(Exception):
-    """The request's time for downstream calls is used up."""
-
-
 @contextmanager
 def within(seconds: float) -> Iterator[float]:
     """Give the calls made in this block `seconds` in all (a deadline already set and sooner wins)."""

@@ -12,9 +12,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 RESERVATION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
-MAX_RESERVATION_ID = 64
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,100}$"  # visible ASCII, like a UUID or a ULID
-MAX_IDEMPOTENCY_KEY = 100
 IDEMPOTENCY_KEY_RULE = "1-100 visible ASCII characters"
 
 # A checkout key (the cart's idempotency_key, passed on as the order's Idempotency-Key) is an idempotency key

@@ -20,6 +20,7 @@ from locust.web import WebUI
 
 from musicstore.common import flags
 from musicstore.common.flags import FLAGS, FlagProblem
+from musicstore.traffic.webui import on_locusts_page
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +113,4 @@ def install(web_ui: WebUI, path: Path, *, read_only: bool) -> None:
     tabs = web_ui.template_args.setdefault("extended_tabs", [])
     if TAB not in tabs:
         tabs.append(TAB)
-    app.after_request(_load_script_on_locusts_page)
-
-
-def _load_script_on_locusts_page(response: Response) -> Response:
-    """Locust's page (its index) also loads the tab's script and style, which draw the switches in the tab."""
-    if request.endpoint != "locust.index" or response.status_code != 200 or response.mimetype != "text/html":
-        return response
-    html = response.get_data(as_text=True)
-    if "</body>" in html:
-        tags = render_template("faults/_assets.html", **_assets_args())
-        response.set_data(html.replace("</body>", tags + "</body>", 1))
-    return response
+    on_locusts_page(app, lambda: render_template("faults/_assets.html", **_assets_args()))

@@ -10,12 +10,13 @@ the header, to the page of its own that draws the same. Everything here sits beh
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template
 from locust.env import Environment
 from locust.web import WebUI
 
 from musicstore.traffic.service_map import Scraper, ServiceMap
 from musicstore.traffic.settings import TrafficSettings
+from musicstore.traffic.webui import on_locusts_page
 
 TAB = {"title": "Service map", "key": "service-map"}
 REFRESH_SECONDS = 3  # how often the drawing asks for the map again (the map itself changes every scrape)
@@ -54,7 +55,7 @@ def add_to(web_ui: WebUI, scraper: Scraper) -> None:
     tabs = web_ui.template_args.setdefault("extended_tabs", [])
     if TAB not in tabs:
         tabs.append(TAB)  # after any tab added before: others may extend the same UI
-    app.after_request(_load_script_on_locusts_page)
+    on_locusts_page(app, lambda: render_template("service_map/_assets.html", refresh=REFRESH_SECONDS))
 
 
 def install(environment: Environment, settings: TrafficSettings, service_urls: dict[str, str]) -> Scraper:
@@ -71,14 +72,3 @@ def install(environment: Environment, settings: TrafficSettings, service_urls: d
     scraper.start(settings.TRAFFIC_MAP_INTERVAL)
     environment.events.quitting.add_listener(lambda **_: scraper.stop())
     return scraper
-
-
-def _load_script_on_locusts_page(response: Response) -> Response:
-    """Locust's page (its index) also loads the map's script and style, which draw the map in the tab."""
-    if request.endpoint != "locust.index" or response.status_code != 200 or response.mimetype != "text/html":
-        return response
-    html = response.get_data(as_text=True)
-    if "</body>" in html:
-        tags = render_template("service_map/_assets.html", refresh=REFRESH_SECONDS)
-        response.set_data(html.replace("</body>", tags + "</body>", 1))
-    return response

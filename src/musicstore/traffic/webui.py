@@ -147,3 +147,17 @@ def _is_admin(user: str, password: str) -> bool:
     if auth is None or not password:
         return False
     return hmac.compare_digest(str(auth.username or ""), user) & hmac.compare_digest(str(auth.password or ""), password)
+
+
+def on_locusts_page(app: Flask, assets: Callable[[], str]) -> None:
+    """Locust's page (its index) also carries what `assets` renders (a tab's script and style), before </body>."""
+
+    def _add_assets(response: Response) -> Response:
+        if request.endpoint != "locust.index" or response.status_code != 200 or response.mimetype != "text/html":
+            return response
+        html = response.get_data(as_text=True)
+        if "</body>" in html:
+            response.set_data(html.replace("</body>", assets() + "</body>", 1))
+        return response
+
+    app.after_request(_add_assets)
