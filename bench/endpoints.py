@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from bench.stack import Stack
+from tenacity import retry, stop_after_delay, wait_fixed
 
 CARD = {"name": "Bench", "email": "bench@example.com", "card_number": "4242424242424242", "expiry": "12/39"}
 CARD["cvv"] = "123"
@@ -138,3 +139,18 @@ def refusals(stack: Stack | None) -> int:
     if stack is None:
         return 0
     return len(re.findall(rb"bulkhead \w+ full", (stack.root / "up.log").read_bytes()))
+
+
+@retry(stop=stop_after_delay(10), wait=wait_fixed(0.05), reraise=True)
+def _logged(stack: Stack, marker: str) -> None:
+    assert marker.encode() in (stack.root / "up.log").read_bytes(), f"{marker} not relayed yet"
+
+
+def relayed(stack: Stack | None, service: str) -> None:
+    """Until the service's lines so far have reached the log `musicstore up` writes: a request with a new request
+    id, whose access-log line comes after theirs on the same pipe, is found there (ten seconds at most)."""
+    if stack is None:
+        return
+    marker = secrets.token_hex(16)
+    requests.get(f"{stack.url(service)}/healthz", headers={"X-Request-ID": marker}, timeout=10)
+    _logged(stack, marker)

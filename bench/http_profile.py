@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -147,7 +146,7 @@ def profile(stack: Stack, endpoint: Endpoint, services: list[str], seconds: floa
     before, counted = cpu_seconds(parts), {service: counters(stack.url(service)) for service in services}
     refused = endpoints.refusals(stack)
     plain = wrk.run(endpoint.url, connections=16, seconds=seconds, headers=endpoint.headers)
-    time.sleep(0.5)  # a deliberate pause: the supervisor relays the services' last log lines
+    endpoints.relayed(stack, "cart")  # the cart's last log lines (its bulkheads' refusals) are counted
     refused = endpoints.refusals(stack) - refused
     per_request = {name: (spent - before[name]) / plain.requests * 1000 for name, spent in cpu_seconds(parts).items()}
     work = []
@@ -195,7 +194,6 @@ def sample(stack: Stack, endpoint: Endpoint, service: str, seconds: float, out: 
     spies = [subprocess.Popen([*command, "--pid", str(worker.pid), "--output", str(file)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
              for worker, file in zip(stack.workers(service), files, strict=True)]  # fmt: skip
-    time.sleep(0.5)  # a deliberate pause: py-spy attaches before the load begins
     wrk.run(endpoint.url, connections=16, seconds=seconds, headers=endpoint.headers)
     counts: Counter[str] = Counter()
     for spy, file in zip(spies, files, strict=True):

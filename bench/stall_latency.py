@@ -21,6 +21,7 @@ from datetime import date
 
 import requests
 from bench.stack import Stack
+from tenacity import retry, stop_after_delay, wait_fixed
 
 CARD = {"name": "Bench", "email": "bench@example.com", "card_number": "4242424242424242", "expiry": "12/39"}
 CARD["cvv"] = "123"
@@ -78,6 +79,18 @@ def stuck_checkouts(stack: Stack, album_id: int, count: int) -> list[threading.T
     return threads
 
 
+def stock(stack: Stack, album_id: int) -> int:
+    """The album's stock as the store says now."""
+    found: int = requests.get(f"{stack.url('store')}/api/album/{album_id}", timeout=10).json()["stock"]
+    return found
+
+
+@retry(stop=stop_after_delay(30), wait=wait_fixed(0.05), reraise=True)
+def reserved(stack: Stack, album_id: int, left: int) -> None:
+    """Until the album's stock is down to `left` (30 s at most)."""
+    assert stock(stack, album_id) <= left, "the checkouts have not reserved yet"
+
+
 def rows_of(label: str, timings: dict[str, list[float]]) -> list[str]:
     """Table rows: p50, p99 and max per endpoint."""
     return [
@@ -107,8 +120,9 @@ def main() -> None:
         for worker in workers:
             worker.suspend()
         try:
+            before = stock(stack, album_id)
             stuck = stuck_checkouts(stack, album_id, 6)  # the bulkhead holds 4; 2 more are refused at once
-            time.sleep(1)  # a deliberate pause: the checkouts reach the stalled order service
+            reserved(stack, album_id, before - 4)  # the 4 have reserved their copy: they wait on the order service
             rows += rows_of("order service stalled, 4 checkouts waiting", measure(stack, album_id, args.requests,
                                                                                    args.shoppers))  # fmt: skip
         finally:
