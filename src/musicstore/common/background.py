@@ -42,6 +42,7 @@ _lock = threading.Lock()
 
 def in_gunicorn_master() -> bool:
     """True in a gunicorn master before it forks (its workers are to start the work, not it)."""
+    # SERVER_SOFTWARE is not a setting: gunicorn sets it in its own environment, saying where the code runs.
     return not _forked and os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
 
 

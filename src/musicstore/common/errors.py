@@ -81,28 +81,34 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
+        """A refusal our code raised: its message and status."""
         return error_response(exc.message, exc.status, **exc.extra)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError) -> Response:
+        """A body that does not fit its schema: 422 naming the fields."""
         return error_response(describe_validation_error(exc), 422)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Response:
+        """A form without a valid CSRF token: 400, with what to do."""
         return error_response(
             f"The form expired or was not sent from this site ({exc.description}). Reload the page and try again.", 400
         )
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> Response:
+        """Over a rate limit: 429 with Retry-After."""
         return _too_many(exc.description or "", _seconds_until_reset(exc))
 
     @app.errorhandler(TooManyAttempts)
     def _too_many_attempts(exc: TooManyAttempts) -> Response:
+        """Too many failed logins from an address: 429 with Retry-After."""
         return _too_many(exc.limit, exc.retry_after)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
+        """Werkzeug's own errors (404, 405, 401, ...) as JSON, with the headers they need."""
         response = error_response(exc.description or exc.name, exc.code or 500)
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
@@ -112,6 +118,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        """Anything else: rolled back, logged with its traceback, a plain 500 (never a traceback page)."""
         session = g.get("db_session")
         if session is not None:
             session.rollback()
