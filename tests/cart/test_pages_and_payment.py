@@ -18,7 +18,7 @@ from sqlalchemy import update
 from musicstore.cart.context import reconciler
 from musicstore.cart.models import CheckoutAttempt
 from musicstore.common.db import get_database, utcnow
-from musicstore.common.limit_storage import SweptMemoryStorage
+from musicstore.common.limit_storage import ServerStorage
 from musicstore.common.metrics import get_metrics
 from tests.cart.conftest import STORE_URL, VALID_CARD, cart_settings, csrf_token, make_app, page, quantities
 from tests.cart.fakes import FakeOrders, FakeStore
@@ -279,7 +279,7 @@ def test_payments_are_rate_limited_per_cart_with_retry_after(
     assert int(pay_json(first).headers["Retry-After"]) > 0
     assert pay_json(second).status_code == 201  # another cart, same address: not throttled
     (limiter,) = app.extensions["limiter"]
-    assert isinstance(limiter.storage, SweptMemoryStorage)  # memory://, without a thread per payment
+    assert isinstance(limiter.storage, ServerStorage)  # memory://: one count for every worker of the server
     get_database(app).dispose()
 
 

@@ -18,8 +18,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from musicstore import local_config
 from musicstore.common import flags
 from musicstore.common.embedded_pg import free_port
-from tests.metrics.test_gunicorn_workers import only
-from tests.support.live import LiveService, assert_live_workers, live_workers, served_by_cli, stack_env
+from tests.support.live import LiveService, assert_live_workers, live_workers, only_worker, served_by_cli, stack_env
 from tests.support.waiting import eventually
 
 # Each service's background work that queries its own database every so often, made frequent here.
@@ -103,13 +102,13 @@ def test_a_fault_flag_switched_while_the_service_runs_takes_effect_in_every_work
     path = tmp_path / "var" / "flags.json"
     serving = live_workers(cart)
     for worker in serving:  # each worker answers once before the switch, so each has read the flags already
-        with only(cart, worker):
+        with only_worker(cart, worker):
             assert requests.get(f"{cart.url}/readyz", timeout=10).status_code == 200
     flags.set_value(path, "cartNotReady", True)
     for worker in serving:
 
         def _not_ready(worker: psutil.Process = worker) -> None:
-            with only(cart, worker):
+            with only_worker(cart, worker):
                 assert requests.get(f"{cart.url}/readyz", timeout=10).status_code == 503
 
         eventually(_not_ready, timeout=5, interval=0.2)

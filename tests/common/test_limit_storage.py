@@ -1,116 +1,101 @@
-"""The rate limits' in-process storage counts as limits' own does, without starting a thread for each hit."""
+"""The rate limits' storage for "memory://": one count per key for every process of a server, kept in a file."""
 
 from __future__ import annotations
 
-import sys
+import os
 import threading
-from typing import Any
+from pathlib import Path
 
-import pytest
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
-from musicstore.common.limit_storage import SWEEP_EVERY, SweptMemoryStorage, storage_uri
+from musicstore.common.limit_storage import SWEEP_EVERY, ServerStorage, _remove, storage_uri
 from tests.support.clock import FakeClock
 
 
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the threads started meanwhile."""
-    names: list[str] = []
-    start = threading.Thread.start
-
-    def record(thread: threading.Thread, *args: Any, **kwargs: Any) -> None:
-        names.append(thread.name)
-        start(thread, *args, **kwargs)
-
-    monkeypatch.setattr(threading.Thread, "start", record)
-    return names
+def on_file(path: Path, clock: FakeClock | None = None) -> ServerStorage:
+    """A storage on a given file, on a fake wall clock when given one."""
+    storage = ServerStorage(f"musicstore-server://{path}")
+    if clock is not None:
+        storage.clock = clock
+    return storage
 
 
-def test_hits_far_apart_start_no_thread(started: list[str]) -> None:
-    storage = SweptMemoryStorage()
-    limiter = FixedWindowRateLimiter(storage)
-    storage.timer.join(timeout=5)  # the one thread limits' constructor starts has ended
-    made = len(started)
-    for _ in range(3):
-        assert limiter.hit(parse("10 per minute"), "payment", "cart-1")
-        storage.timer.join(timeout=5)  # limits' own storage would start a thread for each hit after this
-    assert len(started) == made
+def test_a_count_grows_in_its_window_and_starts_again_once_the_window_has_ended(tmp_path: Path) -> None:
+    clock = FakeClock()
+    storage = on_file(tmp_path / "counts", clock)
+    assert [storage.incr("login", expiry=60) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("login") == 3 and storage.get_expiry("login") == clock.now + 60
+    clock.now += 60
+    assert storage.get("login") == 0 and storage.get_expiry("login") == clock.now
+    assert storage.incr("login", expiry=60) == 1 and storage.get_expiry("login") == clock.now + 60
 
 
-def test_the_limit_still_refuses_the_hit_beyond_it() -> None:
-    limiter = FixedWindowRateLimiter(SweptMemoryStorage())
+def test_the_limit_refuses_the_hit_beyond_it_and_other_keys_count_on_their_own() -> None:
+    limiter = FixedWindowRateLimiter(ServerStorage(f"{storage_uri('memory://')}"))
     rate = parse("3 per minute")
     assert [limiter.hit(rate, "payment", "cart-1") for _ in range(4)] == [True, True, True, False]
-    assert limiter.hit(rate, "payment", "cart-2")  # another cart counts on its own
+    assert limiter.hit(rate, "payment", "cart-2")
 
 
-def test_expired_counts_are_swept_by_a_later_hit() -> None:
-    storage, clock = SweptMemoryStorage(), FakeClock()
-    storage.clock = clock
-    storage.incr("old", expiry=0.001)
-    storage.expirations["old"] = 0  # expired long ago (limits keeps expiries in wall-clock time)
+def test_a_forked_process_counts_into_the_count_of_the_process_that_made_the_storage() -> None:
+    storage = ServerStorage("musicstore-server://")  # made before the fork, as the gunicorn master makes it
+    storage.incr("login", expiry=60)
+    child = os.fork()
+    if child == 0:  # the worker: three attempts of its own
+        code = 0 if [storage.incr("login", expiry=60) for _ in range(3)] == [2, 3, 4] else 1
+        os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert storage.get("login") == 4  # the parent sees the child's attempts
+    assert storage.incr("login", expiry=60) == 5
+
+
+def test_two_processes_counting_at_once_lose_no_hit(tmp_path: Path) -> None:
+    first, second = on_file(tmp_path / "counts"), on_file(tmp_path / "counts")  # each with a connection of its own
+    threads = [threading.Thread(target=lambda s=s: [s.incr("cart", expiry=60) for _ in range(50)])
+               for s in (first, second, first, second)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert first.get("cart") == second.get("cart") == 200
+
+
+def test_expired_counts_are_deleted_by_a_later_count(tmp_path: Path) -> None:
+    clock = FakeClock()
+    storage = on_file(tmp_path / "counts", clock)
+    storage.incr("old", expiry=1)
     clock.now += SWEEP_EVERY
     storage.incr("new", expiry=60)
-    assert "old" not in storage.storage and storage.get("new") == 1
+    with storage._lock:
+        keys = [key for (key,) in storage._db().execute("SELECT key FROM counts")]
+    assert keys == ["new"]
 
 
-def test_memory_means_this_storage_and_any_other_storage_is_left_as_configured() -> None:
-    assert storage_uri("memory://") == "musicstore-memory://"
+def test_clear_and_reset_forget_counts(tmp_path: Path) -> None:
+    storage = on_file(tmp_path / "counts")
+    for key in ("a", "a", "b"):
+        storage.incr(key, expiry=60)
+    storage.clear("a")
+    assert storage.get("a") == 0 and storage.get("b") == 1
+    assert storage.reset() == 1 and storage.get("b") == 0 and storage.check()
+
+
+def test_the_file_goes_when_the_process_that_made_it_exits_not_when_a_forked_worker_does(tmp_path: Path) -> None:
+    directory = tmp_path / "limits"
+    directory.mkdir()
+    _remove(directory, os.getpid() + 1)  # a worker's exit: the hook it inherited leaves the file
+    assert directory.exists()
+    _remove(directory, os.getpid())
+    assert not directory.exists()
+
+
+def test_a_new_storage_makes_its_own_file_in_a_new_directory() -> None:
+    first, second = ServerStorage("musicstore-server://"), ServerStorage("musicstore-server://")
+    assert first.path != second.path and first.path.exists() and second.path.exists()
+
+
+def test_memory_means_the_server_s_shared_storage_and_any_other_storage_is_left_as_configured() -> None:
+    assert storage_uri("memory://") == "musicstore-server://"
     assert storage_uri("redis://cache:6379/0") == "redis://cache:6379/0"
-
-
-KEYS, ROUNDS = 3000, 4
-
-
-def test_sweeping_while_other_threads_read_and_hit_the_same_keys_never_raises() -> None:
-    storage = SweptMemoryStorage()
-    storage.clock = lambda: 1e12  # every hit is due a sweep
-    failures: list[BaseException] = []
-
-    def read_all(prefix: str) -> None:
-        try:
-            for number in range(KEYS):
-                storage.get(f"{prefix}{number}")
-        except BaseException as exc:  # any error a sweep let escape is the failure
-            failures.append(exc)
-
-    def hit_often() -> None:
-        try:
-            for number in range(KEYS // 5):
-                storage._next_sweep = 0.0
-                storage.incr(f"fresh{number}", expiry=60)
-                storage.acquire_entry(f"window{number % 5}", limit=10**6, expiry=60)
-        except BaseException as exc:
-            failures.append(exc)
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes: the race shows within these few rounds
-    try:
-        for round_ in range(ROUNDS):
-            prefix = f"r{round_}-"
-            for number in range(KEYS):
-                storage.incr(f"{prefix}{number}", expiry=60)
-                storage.expirations[f"{prefix}{number}"] = 0  # expired: a read drops it, and so does a sweep
-            threads = [threading.Thread(target=read_all, args=(prefix,)) for _ in range(3)]
-            threads.append(threading.Thread(target=hit_often))
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=30)
-            assert not any(thread.is_alive() for thread in threads)
-    finally:
-        sys.setswitchinterval(interval)
-    assert not failures
-    assert storage.get("fresh0") == ROUNDS and not any(key.startswith("r") for key in storage.storage)
-
-
-def test_a_sweep_keeps_live_window_entries_and_drops_expired_ones() -> None:
-    storage = SweptMemoryStorage()
-    assert storage.acquire_entry("window", limit=5, expiry=60)
-    assert storage.acquire_entry("gone", limit=5, expiry=60)
-    for entry in storage.events["gone"]:
-        entry.expiry = 0
-    storage.sweep()
-    assert len(storage.events["window"]) == 1 and "gone" not in storage.events and "gone" not in storage.locks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -12,7 +11,7 @@ import requests
 
 from musicstore.common.embedded_pg import free_port
 from tests.metrics.conftest import samples, value
-from tests.support.live import LiveService, assert_live_workers, live_workers, served_by_cli, stack_env
+from tests.support.live import LiveService, assert_live_workers, live_workers, only_worker, served_by_cli, stack_env
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -43,22 +42,9 @@ def orders(tmp_path: Path, metrics_dir: Path) -> Iterator[LiveService]:
         yield service
 
 
-@contextmanager
-def only(service: LiveService, worker: psutil.Process) -> Iterator[None]:
-    """While the block runs, every other worker is stopped (SIGSTOP): `worker` answers everything."""
-    others = [w for w in live_workers(service) if w.pid != worker.pid]
-    for other in others:
-        other.suspend()
-    try:
-        yield
-    finally:
-        for other in others:
-            other.resume()
-
-
 def counted_by(service: LiveService, worker: psutil.Process) -> float:
     """The served count of /metrics as `worker` answers it."""
-    with only(service, worker):
+    with only_worker(service, worker):
         text = requests.get(f"{service.url}/metrics", timeout=10).text
     return value(samples(text, "http_requests_total"), **COUNTED)
 
@@ -68,7 +54,7 @@ def test_metrics_count_the_requests_every_worker_served_whichever_worker_answers
 ) -> None:
     serving = live_workers(orders)
     for worker in serving:
-        with only(orders, worker):
+        with only_worker(orders, worker):
             for _ in range(SENT):
                 assert requests.get(f"{orders.url}/healthz", headers=TRAFFIC, timeout=10).status_code == 200
     for worker in serving * 2:
@@ -80,7 +66,7 @@ def test_metrics_count_the_requests_every_worker_served_whichever_worker_answers
 
 def test_a_killed_workers_counts_stay_counted(orders: LiveService) -> None:
     first, _second = live_workers(orders)
-    with only(orders, first):
+    with only_worker(orders, first):
         for _ in range(SENT):
             requests.get(f"{orders.url}/healthz", headers=TRAFFIC, timeout=10)
     first.kill()

@@ -134,6 +134,19 @@ def live_workers(service: LiveService) -> list[psutil.Process]:
     return [w for w in service.workers() if w.status() != psutil.STATUS_ZOMBIE]
 
 
+@contextmanager
+def only_worker(service: LiveService, worker: psutil.Process) -> Iterator[None]:
+    """While the block runs, every other worker is stopped (SIGSTOP): `worker` answers everything."""
+    others = [w for w in live_workers(service) if w.pid != worker.pid]
+    for other in others:
+        other.suspend()
+    try:
+        yield
+    finally:
+        for other in others:
+            other.resume()
+
+
 def assert_live_workers(service: LiveService, count: int) -> None:
     """Fails unless exactly `count` of the service's workers are alive."""
     assert len(live_workers(service)) == count

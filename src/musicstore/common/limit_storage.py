@@ -1,61 +1,141 @@
-"""The rate limits' in-process storage ("memory://"), without a thread for each hit.
+"""The rate limits' counts for "memory://": one count per key for all the processes of a server, in a SQLite file.
 
-limits' own MemoryStorage drops expired counts from a timer thread that each hit starts 10 ms ahead unless one is
-alive: with hits further apart than that (payments one after another) every payment started a thread and let it
-end again, about 0.3 ms of CPU here. An expired count is never read either way (a read checks its expiry itself);
-dropping it only frees memory, so here the hits themselves drop what has expired, at most once a SWEEP_EVERY.
+A service runs several gunicorn workers (WEB_WORKERS), and limits' own in-memory storage counts in each of them: a
+limit of 10 a minute let 10 through each worker (20 with two), and an address one worker refused was let in by the
+next. Here the storage the app makes (in the gunicorn master, which preloads the app) names a file in a new
+temporary directory, and each process that counts (every worker, forked from the master) opens its own connection
+to it: a fixed window's count is one row, moved in one statement. The directory goes when the process that made it
+exits. Each server counts on its own, as before: replicas of a service (deploy/README.md) do not share a count
+unless RATELIMIT_STORAGE_URI names a shared store (e.g. redis).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from limits.storage import MemoryStorage
+from limits.storage import Storage
 
-SCHEME = "musicstore-memory"
-SWEEP_EVERY = 1.0  # seconds between sweeps of expired counts (memory only: a read checks expiry itself)
+SCHEME = "musicstore-server"
+SWEEP_EVERY = 60.0  # seconds between deletions of expired counts (a read checks the expiry itself)
+
+CREATE = "CREATE TABLE IF NOT EXISTS counts (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expiry REAL NOT NULL)"
+# A count whose window has ended starts again at `amount`, with a new window; otherwise it grows in its window.
+INCR = """
+INSERT INTO counts (key, count, expiry) VALUES (:key, :amount, :until)
+ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN expiry <= :now THEN :amount ELSE count + :amount END,
+    expiry = CASE WHEN expiry <= :now THEN :until ELSE expiry END
+RETURNING count
+"""
+LIVE = "SELECT count, expiry FROM counts WHERE key = ? AND expiry > ?"
+
+_INHERITED: list[sqlite3.Connection] = []  # a parent's connections a forked child holds: never used, nor closed
 
 
-class SweptMemoryStorage(MemoryStorage):
-    """limits' MemoryStorage whose expired entries are swept by its hits, not by a timer thread per hit."""
+class ServerStorage(Storage):
+    """limits' storage for fixed windows, shared by the processes of one server through a SQLite file.
+
+    `musicstore-server://` makes a new file (removed when the process that made it exits);
+    `musicstore-server:///path/to/file` uses that one."""
 
     STORAGE_SCHEME = [SCHEME]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions, **options)
-        self.clock = time.monotonic
+        given = urlsplit(uri).path if uri else ""
+        if given:
+            self.path = Path(given)
+        else:
+            directory = Path(tempfile.mkdtemp(prefix="musicstore-limits-"))
+            self.path = directory / "counts.sqlite"
+            atexit.register(_remove, directory, os.getpid())
+        with sqlite3.connect(self.path, timeout=5) as connection:  # made here, before any fork; closed at once
+            connection.execute("PRAGMA journal_mode=WAL")  # counting in one process never waits for reads in another
+            connection.execute(CREATE)
+        connection.close()
+        self.clock = time.time  # limits' expiries are wall-clock times
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._connection: sqlite3.Connection | None = None
         self._next_sweep = 0.0
 
-    # MemoryStorage calls its private __schedule_expiry on each hit: this is that name, mangled, so it is called.
-    def _MemoryStorage__schedule_expiry(self) -> None:
-        """Sweep expired entries now if the last sweep is SWEEP_EVERY old (on the hit's own thread)."""
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        """What a failing count raises (wrapped by limits when asked to)."""
+        return sqlite3.Error
+
+    def _db(self) -> sqlite3.Connection:
+        """This process's connection, under self._lock: a forked worker opens its own (none crosses a fork)."""
+        if self._pid != os.getpid():
+            if self._connection is not None:
+                _INHERITED.append(self._connection)
+            self._connection = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
+            self._connection.execute("PRAGMA synchronous=OFF")  # counts of a running server: nothing to keep on a crash
+            self._pid = os.getpid()
+        assert self._connection is not None
+        return self._connection
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        """Add `amount` to the key's count in its window (a new window of `expiry` seconds once the last ended)."""
         now = self.clock()
-        if now >= self._next_sweep:
-            self._next_sweep = now + SWEEP_EVERY
-            self.sweep()
+        with self._lock:
+            db = self._db()
+            if now >= self._next_sweep:
+                self._next_sweep = now + SWEEP_EVERY
+                db.execute("DELETE FROM counts WHERE expiry <= ?", (now,))
+            (count,) = db.execute(INCR, {"key": key, "amount": amount, "until": now + expiry, "now": now}).fetchone()
+        return int(count)
 
-    def sweep(self) -> None:
-        """Drop expired counts and moving-window entries, and the locks of keys left with neither.
+    def get(self, key: str) -> int:
+        """The key's count in its window (0 when it has none)."""
+        row = self._live(key)
+        return int(row[0]) if row else 0
 
-        On a request's thread, so it must never raise: other threads read and drop the same keys meanwhile (a read
-        drops an expired count itself), hence a snapshot of each map and pop() with a default throughout. limits'
-        own sweep indexes keys it listed a moment before, which a read on another thread may have dropped."""
-        now = time.time()  # limits keeps expiries in wall-clock time
-        for key, expiry in list(self.expirations.items()):
-            if expiry <= now:
-                self.storage.pop(key, None)
-                self.expirations.pop(key, None)
-        for key, entries in list(self.events.items()):
-            with self.locks[key]:  # the lock a moving window's hit takes to add entries to this list
-                entries[:] = [entry for entry in entries if entry.expiry > now]  # in place: never a cleared key back
-                if not entries and self.events.get(key) is entries:
-                    self.events.pop(key, None)
-        for key in list(self.locks):
-            if key not in self.storage and key not in self.events:
-                self.locks.pop(key, None)
+    def get_expiry(self, key: str) -> float:
+        """When the key's window ends (now when it has none)."""
+        row = self._live(key)
+        return float(row[1]) if row else self.clock()
+
+    def _live(self, key: str) -> tuple[int, float] | None:
+        with self._lock:
+            row: tuple[int, float] | None = self._db().execute(LIVE, (key, self.clock())).fetchone()
+        return row
+
+    def check(self) -> bool:
+        """True while the file can be read."""
+        try:
+            with self._lock:
+                self._db().execute("SELECT 1")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        """Forget every count; how many there were."""
+        with self._lock:
+            return self._db().execute("DELETE FROM counts").rowcount
+
+    def clear(self, key: str) -> None:
+        """Forget one key's count."""
+        with self._lock:
+            self._db().execute("DELETE FROM counts WHERE key = ?", (key,))
+
+
+def _remove(directory: Path, maker: int) -> None:
+    """At exit of the process that made the file (a forked worker inherits this hook, and leaves it alone)."""
+    if os.getpid() == maker:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def storage_uri(configured: str) -> str:
-    """The storage the limiter uses for a configured RATELIMIT_STORAGE_URI: ours for in-process memory."""
+    """The storage the limiter uses for a configured RATELIMIT_STORAGE_URI: the server's shared file for memory."""
     return f"{SCHEME}://" if configured.split("://", 1)[0] == "memory" else configured
