@@ -139,7 +139,7 @@ def test_repeating_a_checkout_returns_the_same_order_and_makes_no_second(
     first = checkout.run(CART, "key-00000001", GOOD_CARD)
     fill(sessions, {1: 1})  # the cart changed since; the repeat must not order it
     again = checkout.run(CART, "key-00000001", GOOD_CARD)
-    assert again.repeated and again.status == 200
+    assert again.repeated and again.status == 201  # the same answer, for good
     assert (again.order_id, again.order_number, again.total) == (first.order_id, first.order_number, first.total)
     assert len(orders.orders) == 1 and store.stock(1) == 3 and lines_of(sessions) == {1: 1}
 
@@ -169,7 +169,7 @@ def test_a_submit_of_a_checkout_under_way_waits_for_it_and_answers_its_order(
     orders.let_go.set()
     first.join(10)
     second.join(10)
-    assert sorted(r.status for r in results) == [200, 201]
+    assert [r.status for r in results] == [201, 201] and sorted(r.repeated for r in results) == [False, True]
     assert {r.order_number for r in results} == {"ORD-00001"}
     assert len(orders.orders) == 1 and store.stock(1) == 4
 
@@ -213,7 +213,7 @@ def test_after_the_order_service_comes_back_the_same_key_makes_exactly_one_order
     assert again.ok and again.status == 201 and not again.repeated
     assert len(orders.orders) == 1 and store.stock(1) == 3 and lines_of(sessions) == {}
     assert set(store.reservations) - store.released == {reservation_id_for("key-00000001", 2)}
-    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 200  # now the answer is kept
+    assert checkout.run(CART, "key-00000001", GOOD_CARD).status == 201  # now the answer is kept
 
 
 def test_each_run_of_a_key_reserves_under_its_own_id_because_the_store_never_reuses_a_released_one(

@@ -60,7 +60,7 @@ def test_an_order_made_during_the_silence_is_found_by_the_sweep_and_the_checkout
     assert recorded(sessions).status == COMPLETED and lines_of(sessions) == {}
     assert store.stock(1) == 3 and store.released == set() and len(orders.orders) == 1
     again = checkout.run(CART, KEY, GOOD_CARD)
-    assert again.status == 200 and again.order_number == "ORD-00001"
+    assert again.status == 201 and again.order_number == "ORD-00001"
 
 
 def test_no_order_after_the_deadline_releases_the_stock_and_the_same_key_asks_first_then_reserves_again(
@@ -142,7 +142,7 @@ def test_a_submit_that_began_before_the_first_recorded_its_attempt_gets_that_che
     # A third click read "no attempt" before the first committed, and reaches the cart after it completed:
     late = checkout._start(CART, KEY)
     assert isinstance(late, CheckoutAttempt) and late.status == COMPLETED
-    assert checkout.run(CART, KEY, GOOD_CARD).status == 200 and len(orders.orders) == 1
+    assert checkout.run(CART, KEY, GOOD_CARD).status == 201 and len(orders.orders) == 1
 
 
 def test_a_total_that_changed_since_the_page_was_shown_is_refused_with_the_new_total_and_nothing_reserved(

@@ -355,7 +355,7 @@ def test_a_silent_order_service_answers_202_pending_until_the_order_is_found(
     orders.silent = False
     assert reconciler(app).sweep() == 1
     done = pay_json(client, "pending-key-1")
-    assert done.status_code == 200 and done.get_json()["order_number"] == "ORD-00001"
+    assert done.status_code == 201 and done.get_json()["order_number"] == "ORD-00001"
     assert quantities(client) == {} and len(orders.orders) == 1
 
 

@@ -41,7 +41,7 @@ def submit(purchase: Purchase) -> int:
     except requests.RequestException:
         return 0
     purchase.answers.append(response.status_code)
-    if response.status_code in (200, 201):
+    if response.status_code == 201:
         purchase.final = response.json()
     return response.status_code
 

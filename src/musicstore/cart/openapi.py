@@ -262,8 +262,7 @@ def _operations(max_quantity: int) -> tuple[Operation, ...]:
             "/process_payment",
             "Pay and order the cart, once per idempotency key (the checkout page's form posts here too)",
             {
-                201: Answer("The order was made", PaymentOut, headers=ID_ECHO),
-                200: Answer("The order this key made before", PaymentOut, headers=ID_ECHO),
+                201: Answer("The order was made (now, or by this key before)", PaymentOut, headers=ID_ECHO),
                 202: Answer(
                     "Not known yet whether the order was made: submit the same key again after Retry-After",
                     PendingOut,
