@@ -75,7 +75,7 @@ def test_a_malformed_order_is_a_4xx_json_error_and_stores_nothing(app: Flask, cl
         ("[" * 5000 + "]" * 5000, "application/json"),
     ],
 )
-def test_a_body_that_is_not_a_json_object_is_a_400(
+def test_a_body_that_is_not_a_json_object_is_a_4xx_and_stores_nothing(
     app: Flask, client: FlaskClient, data: str | bytes, content_type: str
 ) -> None:
     response = client.post(
@@ -112,3 +112,20 @@ def test_a_malformed_status_change_is_a_4xx(client: FlaskClient, body: str) -> N
     ).get_json()["id"]
     response = client.put(f"/api/orders/{order_id}/status", data=body, content_type="application/json", headers=ADMIN)
     assert 400 <= response.status_code < 500 and "error" in response.get_json()
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_json_body_sent_as_another_type_is_a_415_that_says_to_send_json(
+    app: Flask, client: FlaskClient, content_type: str | None
+) -> None:
+    body = '{"status": "confirmed"}'
+    created = client.post("/api/orders", json=order_body(), headers={**SERVICE, "Idempotency-Key": new_key()})
+    change = client.put(
+        f"/api/orders/{created.get_json()['id']}/status", data=body, content_type=content_type, headers=ADMIN
+    )
+    order = client.post(
+        "/api/orders", data=body, content_type=content_type, headers={**SERVICE, "Idempotency-Key": new_key()}
+    )
+    for response in (change, order):
+        assert response.status_code == 415 and "as JSON" in response.get_json()["error"]
+    assert count_orders(app) == 1 and created.status_code == 201

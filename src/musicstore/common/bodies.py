@@ -10,7 +10,9 @@ from musicstore.common.errors import ApiError
 
 
 def json_object() -> dict[str, Any]:
-    """The request's JSON body, which must be an object."""
+    """The request's JSON body, which must be an object (415 for a body sent as anything but JSON)."""
+    if not request.is_json:
+        raise ApiError("send the body as JSON (Content-Type: application/json)", 415)
     try:
         data = request.get_json(silent=True)
     except RecursionError:

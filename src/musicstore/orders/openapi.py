@@ -91,7 +91,8 @@ DOWN = {503: "The database does not answer, or a fault was injected (ordersUnava
 READ_GUARD = {401: "Credentials missing or wrong"}
 WRITE_GUARD = {**READ_GUARD, 403: "Refused: the request's Origin is not the shop's"}
 LIMITED = rate_limited("failed HTTP Basic attempts count against the login limit")
-BAD_BODY = {400: "The body is not a JSON object", 422: "A field breaks its rule (the message says which)"}
+BAD_BODY = {400: "The body is not a JSON object", 415: "The body is not sent as JSON",
+            422: "A field breaks its rule (the message says which)"}  # fmt: skip
 
 OPERATIONS = (
     Operation(

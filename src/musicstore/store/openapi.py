@@ -134,7 +134,8 @@ GUARDED = {
     **errors({401: "Credentials missing or wrong", 403: "Refused: the request's Origin is not the shop's"}),
     **rate_limited("failed HTTP Basic attempts count against the login limit"),
 }
-BAD_BODY = {400: "The body is not a JSON object", 422: "A field breaks its rule (the message says which)"}
+BAD_BODY = {400: "The body is not a JSON object", 415: "The body is not sent as JSON",
+            422: "A field breaks its rule (the message says which)"}  # fmt: skip
 
 STOCK_OPERATIONS = (
     Operation(
