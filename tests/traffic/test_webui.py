@@ -128,3 +128,21 @@ def test_the_host_field_shows_the_store_and_cannot_aim_the_run_elsewhere() -> No
     assert client.post("/swarm", data={"user_count": "1", "host": "http://store.test:5000/"}).status_code == 200
     moved = client.post("/swarm", data={"user_count": "1", "host": "http://127.0.0.1:9"})
     assert moved.status_code == 400 and "the targets are set when the generator starts" in moved.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [({"run_time": "xyz"}, "run_time 'xyz' is not a time span"),
+     ({"think_min": "10", "think_max": "1"}, "think_min (10 s) must not be longer than think_max (1 s)")],
+)  # fmt: skip
+def test_a_swarm_form_whose_settings_cannot_work_is_refused_with_what_is_wrong(
+    fields: dict[str, str], said: str
+) -> None:
+    answer = ui(need_login=False).post("/swarm", data={"user_count": "1", **fields})
+    assert answer.status_code == 400 and said in answer.text
+
+
+def test_a_readable_run_time_and_an_even_think_time_start_the_run() -> None:
+    answer = ui(need_login=False).post("/swarm", data={"user_count": "1", "run_time": "1m30s", "think_min": "2",
+                                                       "think_max": "2"})  # fmt: skip
+    assert answer.status_code == 200

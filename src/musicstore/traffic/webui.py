@@ -18,6 +18,7 @@ from flask import Flask, Response, request
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from locust.util.timespan import parse_timespan
 
 CORS_HEADERS = frozenset({"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
                           "Access-Control-Allow-Headers", "Access-Control-Allow-Methods",
@@ -126,6 +127,21 @@ def _refused_swarm(form: RunForm) -> Response | None:
                 return _plain(f"the targets are set when the generator starts (--store-url, ...): {form.host}", 400)
         elif key not in SWARM_FIELDS:
             return _plain(f"{key} cannot be set from the web UI", 400)
+    return _refused_together(request.form)
+
+
+def _refused_together(fields: Any) -> Response | None:
+    """A 400 for a run time Locust cannot read (it would answer 200 and not start), or a think time whose shortest
+    is longer than its longest."""
+    run_time = fields.get("run_time", "").strip()
+    if run_time:
+        try:
+            parse_timespan(run_time)
+        except ValueError:
+            return _plain(f"run_time {run_time!r} is not a time span (e.g. 90, 90s, 5m, 1h30m)", 400)
+    shortest, longest = fields.get("think_min"), fields.get("think_max")
+    if shortest and longest and float(shortest) > float(longest):
+        return _plain(f"think_min ({shortest} s) must not be longer than think_max ({longest} s)", 400)
     return None
 
 
