@@ -66,7 +66,9 @@ def test_amounts_are_shown_exactly_with_thousands_grouped(app: Flask, client: Fl
     login(client)
     page = soup(client.get("/"))
     assert page.select_one("#stat-revenue").text == "$30,000.26"
-    assert page.select_one(f"svg#revenue-chart g[data-day='{NOW.date().isoformat()}']")["data-amount"] == "30000.26"
+    today = page.select_one(f"svg#revenue-chart g[data-day='{NOW.date().isoformat()}']")
+    assert today["data-amount"] == "30000.26" and today.select_one("title").text.endswith("$30,000.26")
+    assert today.select_one("text.amount").text == "$30,000"  # the bar's label: whole dollars, marked as money
     assert page.select(f"#orders tr[data-order-id='{order_id}'] td.num")[-1].text == "$30,000.26"
     detail = soup(client.get(f"/orders/{order_id}"))
     assert [td.text for td in detail.select("#order-lines tbody tr td.num")] == [
