@@ -22,6 +22,7 @@ from musicstore.common.limit_storage import ServerStorage
 from musicstore.common.metrics import get_metrics
 from tests.cart.conftest import STORE_URL, VALID_CARD, cart_settings, csrf_token, make_app, page, quantities
 from tests.cart.fakes import FakeOrders, FakeStore
+from tests.support.locked import limits_locked
 
 
 def fill(client: FlaskClient, lines: dict[int, int]) -> None:
@@ -281,6 +282,15 @@ def test_payments_are_rate_limited_per_cart_with_retry_after(
     (limiter,) = app.extensions["limiter"]
     assert isinstance(limiter.storage, ServerStorage)  # memory://: one count for every worker of the server
     get_database(app).dispose()
+
+
+def test_a_payment_limit_that_cannot_be_counted_lets_the_payment_through(
+    app: Flask, client: FlaskClient, orders: FakeOrders
+) -> None:
+    fill(client, {1: 1})
+    with limits_locked(app):
+        assert pay_json(client).status_code == 201
+    assert len(orders.orders) == 1
 
 
 def test_readyz_reports_store_and_orders_as_downstreams(client: FlaskClient, orders: FakeOrders) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 from limits import parse
+from limits.errors import StorageError
 from limits.strategies import FixedWindowRateLimiter
 
 from musicstore.common.limit_storage import SWEEP_EVERY, ServerStorage, _remove, storage_uri
@@ -51,8 +55,8 @@ def test_a_forked_process_counts_into_the_count_of_the_process_that_made_the_sto
     assert storage.incr("login", expiry=60) == 5
 
 
-def test_two_processes_counting_at_once_lose_no_hit(tmp_path: Path) -> None:
-    first, second = on_file(tmp_path / "counts"), on_file(tmp_path / "counts")  # each with a connection of its own
+def test_two_connections_counting_at_once_lose_no_hit(tmp_path: Path) -> None:
+    first, second = on_file(tmp_path / "counts"), on_file(tmp_path / "counts")  # a connection each, as two workers
     threads = [threading.Thread(target=lambda s=s: [s.incr("cart", expiry=60) for _ in range(50)])
                for s in (first, second, first, second)]  # fmt: skip
     for thread in threads:
@@ -99,3 +103,23 @@ def test_a_new_storage_makes_its_own_file_in_a_new_directory() -> None:
 def test_memory_means_the_server_s_shared_storage_and_any_other_storage_is_left_as_configured() -> None:
     assert storage_uri("memory://") == "musicstore-server://"
     assert storage_uri("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_a_worker_that_finds_the_file_removed_makes_it_again_and_counts(tmp_path: Path) -> None:
+    path = tmp_path / "limits" / "counts"
+    counting, respawned = on_file(path), on_file(path)  # the second opens its connection only when it first counts
+    counting.incr("login", expiry=60)
+    shutil.rmtree(path.parent)  # a cleaner of the temporary folder
+    assert respawned.incr("login", expiry=60) == 1 and path.exists()
+
+
+def test_a_count_that_waits_too_long_for_a_lock_fails_and_the_next_one_counts(tmp_path: Path) -> None:
+    storage = ServerStorage(f"musicstore-server://{tmp_path / 'counts'}", wrap_exceptions=True)
+    storage.incr("login", expiry=60)
+    holder = sqlite3.connect(tmp_path / "counts", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, and not letting go
+    with pytest.raises(StorageError):
+        storage.incr("login", expiry=60)
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert storage.incr("login", expiry=60) == 2

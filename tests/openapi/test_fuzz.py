@@ -122,7 +122,7 @@ REACHED: dict[str, dict[tuple[str, str], set[str]]] = {
     "cart": {
         ("POST", "/add_to_cart"): {"200"},
         ("GET", "/api/cart"): {"200"},
-        ("POST", "/process_payment"): {"200", "201", "202", "402", "409"},  # a checkout ran (not refused as a form)
+        ("POST", "/process_payment"): {"201", "202", "402", "409"},  # a checkout ran (not refused as a form)
     },
 }
 

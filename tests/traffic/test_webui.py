@@ -132,7 +132,7 @@ def test_the_host_field_shows_the_store_and_cannot_aim_the_run_elsewhere() -> No
 
 @pytest.mark.parametrize(
     ("fields", "said"),
-    [({"run_time": "xyz"}, "run_time 'xyz' is not a time span"),
+    [({"run_time": "xyz"}, "run_time 'xyz' is not a time span"), ({"run_time": "  "}, "run_time '  ' is not"),
      ({"think_min": "10", "think_max": "1"}, "think_min (10 s) must not be longer than think_max (1 s)")],
 )  # fmt: skip
 def test_a_swarm_form_whose_settings_cannot_work_is_refused_with_what_is_wrong(

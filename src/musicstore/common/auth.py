@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -12,11 +13,14 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse
+from limits.errors import StorageError
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from musicstore.common import sessions
 from musicstore.common.db import get_database
 from musicstore.common.errors import TooManyAttempts
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,7 +97,12 @@ def refuse_when_login_limit_reached() -> None:
         return
     limiter, rate, keys = found
     item = parse(rate)
-    if not limiter.limiter.test(item, *keys):
+    try:
+        allowed = limiter.limiter.test(item, *keys)
+    except StorageError as exc:  # a brake, not a rule: the request goes on without it
+        log.warning("the log-in limit cannot be read (%s): this attempt is not limited", exc.storage_error)
+        return
+    if not allowed:
         raise TooManyAttempts(rate, retry_after=item.get_expiry())
 
 
@@ -102,7 +111,10 @@ def count_login_attempt() -> None:
     found = _login_limit_keys()
     if found is not None:
         limiter, rate, keys = found
-        limiter.limiter.hit(parse(rate), *keys)
+        try:
+            limiter.limiter.hit(parse(rate), *keys)
+        except StorageError as exc:
+            log.warning("the log-in limit cannot count this attempt (%s)", exc.storage_error)
 
 
 def request_is_admin() -> bool:

@@ -42,7 +42,8 @@ class ServiceSettings(BaseSettings):
     HTTP_TIMEOUT: float = Field(default=3.0, gt=0, le=60)
     # Proxies in front of the service whose X-Forwarded-* headers are trusted (an ingress: 1). 0 trusts none.
     FORWARDED_HOPS: int = Field(default=0, ge=0, le=5)
-    # Where rate-limit counts live: per process by default; a shared store (e.g. redis://...) counts across replicas.
+    # Where rate-limit counts live: memory:// is one count for all of this server's workers (a temporary file);
+    # a shared store (e.g. redis://...) counts across replicas too.
     RATELIMIT_STORAGE_URI: str = "memory://"
     # An admin session ends this long after log-in, however busy it is (and at log-out).
     SESSION_LIFETIME_HOURS: float = Field(default=8, gt=0, le=24 * 7)

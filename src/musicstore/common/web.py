@@ -58,7 +58,11 @@ def init_common(app: Flask, service: str, settings: ServiceSettings, *, extra: d
     limiter = Limiter(
         get_remote_address,
         app=app,
-        storage_uri=storage_uri(settings.RATELIMIT_STORAGE_URI),  # memory://: without a thread per hit
+        storage_uri=storage_uri(settings.RATELIMIT_STORAGE_URI),  # memory://: one count for the server's workers
+        # The limits are brakes: a count that cannot be kept (the store down, its file locked) lets the request
+        # through, logged, rather than failing it (a payment, a log-in) with a 500.
+        storage_options={"wrap_exceptions": True},
+        swallow_errors=True,
         headers_enabled=True,
         # The limiter would put its window's reset into Retry-After on every answer, over the one a 202 or a
         # 503 sets; a 429 gets its Retry-After from our handler (errors.py), the window's goes to its own header.

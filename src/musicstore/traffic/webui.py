@@ -133,8 +133,8 @@ def _refused_swarm(form: RunForm) -> Response | None:
 def _refused_together(fields: Any) -> Response | None:
     """A 400 for a run time Locust cannot read (it would answer 200 and not start), or a think time whose shortest
     is longer than its longest."""
-    run_time = fields.get("run_time", "").strip()
-    if run_time:
+    run_time = fields.get("run_time", "")
+    if run_time:  # as Locust reads it: " 90" or "  " would not start a run
         try:
             parse_timespan(run_time)
         except ValueError:
